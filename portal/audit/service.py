@@ -1,0 +1,78 @@
+"""Write audit events; let administrators search them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import has_request_context, request
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.access import require_role
+from portal.models import AuditEvent, Role, User
+from portal.pagination import Page, paginate
+
+SUCCESS = "success"
+FAILURE = "failure"
+DENIED = "denied"
+
+
+def record(
+    db: Session,
+    action: str,
+    *,
+    outcome: str,
+    target: str = "",
+    actor: User | None = None,
+    actor_label: str | None = None,
+    detail: dict | None = None,
+) -> AuditEvent:
+    """Add an event to the caller's transaction; the caller commits it with its work."""
+    if actor is None and has_request_context() and current_user.is_authenticated:
+        actor = current_user._get_current_object()
+    event = AuditEvent(
+        actor=actor,
+        actor_label=actor_label or (actor.email if actor else "anonyme"),
+        action=action,
+        target=target,
+        outcome=outcome,
+        client_ip=request.remote_addr if has_request_context() else None,
+        detail=detail or {},
+    )
+    db.add(event)
+    return event
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str = ""
+    action: str = ""
+    since: date | None = None
+    until: date | None = None
+
+
+def search(db: Session, actor: User, filters: AuditFilter, page: int) -> Page[AuditEvent]:
+    require_role(actor, Role.ADMINISTRATOR, "audit.search")
+    stmt = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    if filters.actor:
+        stmt = stmt.where(AuditEvent.actor_label.icontains(filters.actor, autoescape=True))
+    if filters.action:
+        stmt = stmt.where(AuditEvent.action == filters.action)
+    if filters.since:
+        stmt = stmt.where(AuditEvent.at >= _day_start(filters.since))
+    if filters.until:
+        stmt = stmt.where(AuditEvent.at < _day_start(filters.until + timedelta(days=1)))
+    return paginate(db, stmt, page, per_page=50)
+
+
+def actions(db: Session, actor: User) -> list[str]:
+    require_role(actor, Role.ADMINISTRATOR, "audit.search")
+    return list(db.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+
+
+def _day_start(day: date) -> datetime:
+    # Days are chosen in French time, as the administrator reads them.
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo("Europe/Paris")).astimezone(timezone.utc)

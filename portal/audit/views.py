@@ -1,0 +1,28 @@
+"""The audit log viewer, for administrators."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal import database
+from portal.audit import service
+from portal.audit.forms import AuditFilterForm
+
+bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
+
+
+@bp.get("/")
+def events():
+    db = database.session()
+    form = AuditFilterForm(request.args)
+    form.action.choices = [("", _("Toutes"))] + [(a, a) for a in service.actions(db, current_user)]
+    filters = service.AuditFilter()
+    if form.validate():
+        filters = service.AuditFilter(
+            actor=(form.actor.data or "").strip(), action=form.action.data, since=form.since.data, until=form.until.data
+        )
+    page = service.search(db, current_user, filters, form.page.data or 1)
+    template = "audit/partials/results.html" if request.htmx else "audit/events.html"
+    return render_template(template, form=form, page=page), {"Vary": "HX-Request"}

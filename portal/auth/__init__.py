@@ -1,0 +1,1 @@
+"""Local login: password, mandatory second factor (TOTP), lockout, idle lock."""

@@ -1,0 +1,69 @@
+"""Login by default: who is logged in, idle lock, and the end of a session."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, flash, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import LoginManager, current_user, logout_user
+
+from portal import database
+from portal.auth.service import record_logout
+from portal.database import utcnow
+from portal.models import User
+
+login_manager = LoginManager()
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # the session id is rotated at login and held server-side
+    login_manager.user_loader(_load_user)
+    app.before_request(_lock_idle_session)
+    app.before_request(_require_login)
+
+
+def _load_user(user_id: str) -> User | None:
+    user = database.session().get(User, int(user_id)) if user_id.isdigit() else None
+    # A deactivated account loses its open sessions at their next request.
+    return user if user is not None and user.is_active else None
+
+
+def _lock_idle_session() -> Response | None:
+    if not current_user.is_authenticated:
+        return None
+    now = utcnow().timestamp()
+    idle = current_app.permanent_session_lifetime.total_seconds()
+    last_seen = session.get("last_seen", now)
+    if now - last_seen > idle:
+        record_logout(database.session(), current_user._get_current_object(), "idle_timeout")
+        end_session()
+        flash(_("Votre session a été verrouillée après une période d'inactivité. Reconnectez-vous."), "info")
+        return _to_login()
+    session["last_seen"] = now
+    return None
+
+
+def _require_login() -> Response | None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or request.endpoint == "static" or getattr(view, "is_public", False):
+        return None
+    if current_user.is_authenticated:
+        return None
+    return _to_login()
+
+
+def _to_login() -> Response:
+    target = url_for("auth.login")
+    if request.headers.get("HX-Request") == "true":
+        # htmx would swap the login page into a fragment: send the whole page there instead.
+        response = Response(status=204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+def end_session() -> None:
+    logout_user()
+    session.clear()
+
+

@@ -1,0 +1,76 @@
+"""Demo data for the embedded mode: one establishment and a cast of users."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.audit.service import SUCCESS, record
+from portal.auth import passwords, totp
+from portal.models import Establishment, Role, User
+
+DEMO_FINESS = "750000001"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    role: str
+    email: str
+    password: str
+    totp_secret: str
+    totp_uri: str
+
+
+CAST = (
+    ("admin@ehpad-tilleuls.demo.mssante.fr", "Anne", "Martin", None, None, {Role.ADMINISTRATOR}),
+    ("claire.durand@ehpad-tilleuls.demo.mssante.fr", "Claire", "Durand", "810000000017", "60", {Role.PROFESSIONAL}),
+    ("paul.bernard@ehpad-tilleuls.demo.mssante.fr", "Paul", "Bernard", "810000000025", "10", {Role.PROFESSIONAL}),
+    ("accueil@ehpad-tilleuls.demo.mssante.fr", "Sophie", "Petit", None, None, {Role.RECEPTION}),
+)
+
+
+def seed(db: Session) -> list[DemoAccount]:
+    """Create the demo data unless it exists; the returned credentials exist nowhere else."""
+    if db.scalar(select(Establishment).where(Establishment.finess == DEMO_FINESS)):
+        return []
+    establishment = Establishment(
+        finess=DEMO_FINESS,
+        name="EHPAD Les Tilleuls",
+        address="12 rue des Tilleuls",
+        postal_code="72000",
+        city="Le Mans",
+    )
+    db.add(establishment)
+    issuer = current_app.config["PORTAL_SETTINGS"].totp_issuer
+    accounts = []
+    for email, first, last, national_id, profession, roles in CAST:
+        password = secrets.token_urlsafe(12)
+        secret = totp.new_secret()
+        user = User(
+            email=email,
+            first_name=first,
+            last_name=last,
+            national_id=national_id,
+            profession_code=profession,
+            password_hash=passwords.hash_password(password),
+            totp_secret=secret,
+            establishments=[establishment],
+        )
+        user.roles = roles
+        db.add(user)
+        role_label = " + ".join(sorted(str(role.label) for role in roles))
+        accounts.append(DemoAccount(role_label, email, password, secret, totp.provisioning_uri(secret, email, issuer)))
+    record(db, "demo.seeded", outcome=SUCCESS, actor_label="portal demo-seed", target=establishment.finess)
+    db.commit()
+    return accounts
+
+
+def current_code(db: Session, email: str) -> str:
+    user = db.scalar(select(User).where(User.email == email.lower()))
+    if user is None or user.totp_secret is None:
+        raise LookupError(f"no enrolled account {email}")
+    return totp.current_code(user.totp_secret)

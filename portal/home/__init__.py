@@ -1,0 +1,1 @@
+"""The home page: who the user is, where and in which role they work."""

@@ -1,0 +1,105 @@
+"""Typed settings read from the environment (prefix PORTAL_)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(RuntimeError):
+    """The environment does not describe a safe configuration."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore")
+
+    env: Literal["dev", "test", "production"] = Field(
+        "production",
+        description="dev and test get embedded defaults; production demands every secret explicitly.",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Signs CSRF tokens and session cookies. Required in production; "
+        "in dev/test a random key is kept in the instance directory.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://portal@db/portal. Required in "
+        "production; dev/test default to SQLite in the instance directory.",
+    )
+    instance_path: Path = Field(
+        ROOT / "instance",
+        description="Directory for the embedded database, the dev secret key and file-backed sessions.",
+    )
+    redis_url: str | None = Field(
+        None,
+        description="Redis URL for sessions and rate-limit counters, needed when several "
+        "processes serve the portal. Without it: files in the instance directory and "
+        "in-process counters.",
+    )
+    session_idle_minutes: int = Field(
+        120, ge=5, description="A session unused for this long is locked and must log in again."
+    )
+    login_rate_limit: str = Field(
+        "10 per minute;50 per hour",
+        description="Login and second-factor attempts allowed per client address.",
+    )
+    lockout_threshold: int = Field(
+        5, ge=1, description="Consecutive failed attempts that lock an account."
+    )
+    lockout_minutes: int = Field(15, ge=1, description="How long a locked account stays locked.")
+    trusted_proxies: int = Field(
+        0,
+        ge=0,
+        description="Number of reverse proxies in front of the portal whose X-Forwarded-For "
+        "is trusted for the client address written to the audit log.",
+    )
+    totp_issuer: str = Field(
+        "Portail MSSanté", description="Issuer name shown in the user's authenticator app."
+    )
+    default_locale: Literal["fr", "en"] = Field("fr", description="Language of the interface.")
+
+    @model_validator(mode="after")
+    def _require_secrets_in_production(self) -> Settings:
+        if self.env == "production":
+            missing = [
+                name
+                for name, value in (
+                    ("PORTAL_SECRET_KEY", self.secret_key),
+                    ("PORTAL_DATABASE_URL", self.database_url),
+                )
+                if not value
+            ]
+            if missing:
+                raise SettingsError(
+                    "Refusing to start in production without " + " and ".join(missing)
+                    + " (set PORTAL_ENV=dev for the embedded demo)."
+                )
+            if len(self.secret_key.get_secret_value()) < 32:
+                raise SettingsError("PORTAL_SECRET_KEY must be at least 32 characters.")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.instance_path / 'portal.sqlite3'}"
+
+    def resolved_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key.get_secret_value()
+        # dev/test only (production is refused above): keep one key per instance so
+        # that sessions survive a restart of the demo.
+        key_file = self.instance_path / "secret_key"
+        if not key_file.exists():
+            self.instance_path.mkdir(parents=True, exist_ok=True)
+            key_file.touch(mode=0o600)
+            key_file.write_text(secrets.token_urlsafe(48))
+        return key_file.read_text().strip()
