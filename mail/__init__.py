@@ -1,0 +1,1 @@
+"""The webmail feature: MSSanté mailboxes read and written through IMAP and SMTP."""

@@ -1,0 +1,1 @@
+"""The information-notice feature: usagers, DMP notices, opposition links and their proof."""

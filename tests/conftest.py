@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal import create_app, migrate
@@ -32,7 +33,7 @@ def database_url(tmp_path: Path, name: str) -> str:
     schema = f"{name}_{uuid.uuid4().hex[:8]}"
     engine = make_engine(server)
     with engine.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
+        connection.execute(sql(f"CREATE SCHEMA {schema}"))
     engine.dispose()
     separator = "&" if "?" in server else "?"
     return f"{server}{separator}options=-csearch_path%3D{schema}"
@@ -43,7 +44,7 @@ def drop_database(url: str) -> None:
         schema = url.rsplit("%3D", 1)[1]
         engine = make_engine(url.split("?")[0])
         with engine.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+            connection.execute(sql(f"DROP SCHEMA {schema} CASCADE"))
         engine.dispose()
 
 
@@ -135,6 +136,11 @@ def stranger(make_user, db) -> User:
     elsewhere = Establishment(finess="690000002", name="IME Les Sources", city="Lyon", postal_code="69001")
     db.add(elsewhere)
     return make_user("inconnu@sources.test.mssante.fr", Role.PROFESSIONAL, establishments=[elsewhere])
+
+
+def text(response) -> str:
+    """The page as a reader sees its characters (entities decoded)."""
+    return html.unescape(response.get_data(as_text=True))
 
 
 def csrf_token(client, path: str) -> str:

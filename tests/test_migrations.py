@@ -1,0 +1,40 @@
+"""The Alembic history: up, down to nothing, up again, and in step with the models."""
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from portal import migrate
+from portal.database import Base, make_engine
+from tests.conftest import database_url, drop_database
+
+
+@pytest.fixture()
+def empty_engine(tmp_path):
+    url = database_url(tmp_path, "migrations")
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+    drop_database(url)
+
+
+def tables(engine) -> set[str]:
+    return set(inspect(engine).get_table_names()) - {"alembic_version"}
+
+
+def test_upgrade_downgrade_upgrade(empty_engine):
+    migrate.run(empty_engine, "upgrade", "head")
+    assert tables(empty_engine) == set(Base.metadata.tables)
+    migrate.run(empty_engine, "downgrade", "base")
+    assert tables(empty_engine) == set()
+    migrate.run(empty_engine, "upgrade", "head")
+    assert tables(empty_engine) == set(Base.metadata.tables)
+
+
+def test_models_match_the_migrations(empty_engine):
+    migrate.import_all_models()
+    migrate.run(empty_engine, "upgrade", "head")
+    with empty_engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
