@@ -13,7 +13,7 @@ class AuditFilterForm(FlaskForm):
         csrf = False  # a GET search changes nothing
 
     actor = StringField(_l("Utilisateur"), validators=[Optional(), Length(max=254)])
-    action = SelectField(_l("Action"), choices=[], validate_choice=True)
+    action = SelectField(_l("Action"), choices=[], default="")
     since = DateField(_l("Du"), validators=[Optional()])
     until = DateField(_l("Au"), validators=[Optional()])
     page = IntegerField(validators=[Optional(), NumberRange(min=1)], default=1)

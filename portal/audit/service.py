@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import has_request_context, request
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +19,20 @@ from portal.pagination import Page, paginate
 SUCCESS = "success"
 FAILURE = "failure"
 DENIED = "denied"
+
+# What administrators read in the log; an action without a label shows its code.
+ACTION_LABELS = {
+    "auth.password": _l("Vérification du mot de passe"),
+    "auth.totp": _l("Vérification du code à usage unique"),
+    "auth.totp_enrolment": _l("Enrôlement du second facteur"),
+    "auth.totp_enrolled": _l("Second facteur activé"),
+    "auth.login": _l("Connexion"),
+    "auth.logout": _l("Déconnexion"),
+    "auth.idle_timeout": _l("Session verrouillée après inactivité"),
+    "auth.locked": _l("Compte verrouillé après des échecs"),
+    "access.denied": _l("Accès refusé"),
+    "demo.seeded": _l("Données de démonstration créées"),
+}
 
 
 def record(
@@ -71,6 +86,10 @@ def search(db: Session, actor: User, filters: AuditFilter, page: int) -> Page[Au
 def actions(db: Session, actor: User) -> list[str]:
     require_role(actor, Role.ADMINISTRATOR, "audit.search")
     return list(db.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+
+
+def action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))
 
 
 def _day_start(day: date) -> datetime:

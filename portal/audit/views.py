@@ -17,7 +17,7 @@ bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 def events():
     db = database.session()
     form = AuditFilterForm(request.args)
-    form.action.choices = [("", _("Toutes"))] + [(a, a) for a in service.actions(db, current_user)]
+    form.action.choices = [("", _("Toutes"))] + [(a, service.action_label(a)) for a in service.actions(db, current_user)]
     filters = service.AuditFilter()
     if form.validate():
         filters = service.AuditFilter(
@@ -25,4 +25,4 @@ def events():
         )
     page = service.search(db, current_user, filters, form.page.data or 1)
     template = "audit/partials/results.html" if request.htmx else "audit/events.html"
-    return render_template(template, form=form, page=page), {"Vary": "HX-Request"}
+    return render_template(template, form=form, page=page, action_label=service.action_label), {"Vary": "HX-Request"}
