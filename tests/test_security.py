@@ -103,3 +103,13 @@ def test_audit_events_cannot_be_changed_in_the_database(db):
         with pytest.raises(DatabaseError, match="append-only"):
             with db.begin_nested():
                 db.execute(statement)
+
+
+def test_session_data_stays_on_the_server(logged_in, professional, app):
+    client = logged_in(professional)
+    sid = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    # An opaque random id, not Flask's signed "payload.timestamp.signature" cookie.
+    assert "." not in sid and len(sid) >= 40
+    assert app.session_interface._retrieve_session_data(app.session_interface._get_store_id(sid))["_user_id"] == str(
+        professional.id
+    )
