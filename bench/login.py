@@ -44,7 +44,7 @@ def main(rounds: int) -> None:
     with tempfile.TemporaryDirectory() as instance:
         settings = Settings(env="test", instance_path=Path(instance), login_rate_limit="100000 per minute")
         app = create_app(settings)
-        migrate.run(app.extensions["database"].engine, "upgrade", "head")
+        migrate.run(app.extensions["database"].engine, "upgrade", "heads")
         with app.app_context():
             db = database.session()
             user = User(email="bench@bench.test", first_name="B", last_name="B", password_hash=digest,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
+# Every model registers on Base.metadata, which autogenerate compares with the database.
+import mail.models  # noqa: F401
+import portal.models  # noqa: F401
 from portal.database import Base
-from portal.migrate import import_all_models
 
-import_all_models()
 config = context.config
 connection = config.attributes["connection"]
 context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True, compare_type=True)

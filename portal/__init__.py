@@ -43,7 +43,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.jinja_env.globals.update(Role=Role, get_locale=get_locale)
     errors.init_app(app)
     guard.init_app(app)
-    for blueprint in (auth_bp, home_bp, admin_bp, audit_bp, i18n_bp):
+    from mail.views import bp as mail_bp
+
+    for blueprint in (auth_bp, home_bp, admin_bp, audit_bp, i18n_bp, mail_bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -20,7 +20,7 @@ def db() -> None:
 
 
 @db.command()
-@click.argument("revision", default="head")
+@click.argument("revision", default="heads")
 def upgrade(revision: str) -> None:
     """Migrate the database up to REVISION (default: the latest)."""
     migrate.run(current_app.extensions["database"].engine, "upgrade", revision)

@@ -9,11 +9,6 @@ from sqlalchemy import Engine
 from portal.settings import ROOT
 
 
-def import_all_models() -> None:
-    """Register every model on Base.metadata, features included, for autogenerate."""
-    import portal.models  # noqa: F401
-
-
 def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(ROOT / "migrations"))

@@ -22,6 +22,7 @@ from portal.security import limiter
 from portal.settings import Settings
 
 PASSWORD = "correct horse battery staple"
+PASSWORD_HASH = passwords.hash_password(PASSWORD)  # argon2 is slow on purpose: hash once for the cast
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 
@@ -58,7 +59,7 @@ def settings(tmp_path_factory) -> Settings:
 def app(settings):
     app = create_app(settings)
     engine = app.extensions["database"].engine
-    migrate.run(engine, "upgrade", "head")
+    migrate.run(engine, "upgrade", "heads")
     yield app
     engine.dispose()
     drop_database(settings.database_url)
@@ -102,7 +103,7 @@ def make_user(db, establishment):
             email=email,
             first_name=fields.pop("first_name", email.split("@")[0].capitalize()),
             last_name=fields.pop("last_name", "Test"),
-            password_hash=passwords.hash_password(PASSWORD),
+            password_hash=PASSWORD_HASH,
             totp_secret=pyotp.random_base32() if enrolled else None,
             establishments=fields.pop("establishments", [establishment]),
             **fields,

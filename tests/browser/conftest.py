@@ -35,7 +35,7 @@ def live_app(tmp_path_factory):
     instance = tmp_path_factory.mktemp("live")
     settings = Settings(env="test", instance_path=instance, database_url=database_url(instance, "live"))
     app = create_app(settings)
-    migrate.run(app.extensions["database"].engine, "upgrade", "head")
+    migrate.run(app.extensions["database"].engine, "upgrade", "heads")
     yield app
     app.extensions["database"].engine.dispose()
     drop_database(settings.database_url)
