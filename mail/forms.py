@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField
+from wtforms import EmailField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
 from mail.models import KIND_LABELS, MailboxKind
@@ -18,7 +18,7 @@ class MailboxForm(FlaskForm):
     address = EmailField(_l("Adresse MSSanté"), validators=[DataRequired(), Email(), Length(max=254)])
     kind = SelectField(
         _l("Type de boîte"),
-        choices=[(kind.value, label) for kind, label in KIND_LABELS.items()],
+        choices=[SelectChoice(kind.value, label) for kind, label in KIND_LABELS.items()],
         coerce=MailboxKind,
     )
     display_name = StringField(_l("Nom affiché"), validators=[DataRequired(), Length(max=200)])

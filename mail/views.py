@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from mail import mailboxes
 from mail.forms import DelegateForm, MailboxForm, MailboxSettingsForm
@@ -54,7 +55,7 @@ def mailbox_settings(mailbox_id: int):
     form.owner_id.choices = _people_choices(people, optional=mailbox.kind is MailboxKind.APP)
     delegate_form = DelegateForm(formdata=None)
     delegated = {d.user_id for d in mailbox.delegations}
-    delegate_form.user_id.choices = [(p.id, f"{p.full_name} ({p.email})") for p in people if p.id not in delegated]
+    delegate_form.user_id.choices = [SelectChoice(p.id, f"{p.full_name} ({p.email})") for p in people if p.id not in delegated]
     if form.validate_on_submit():
         try:
             mailboxes.update(db, current_user, mailbox, form.display_name.data, form.owner_id.data)
@@ -71,7 +72,7 @@ def mailbox_delegate_add(mailbox_id: int):
     db = database.session()
     mailbox = mailboxes.get(db, current_user, mailbox_id) or abort(404)
     form = DelegateForm()
-    form.user_id.choices = [(p.id, "") for p in mailboxes.people(db, current_user)]
+    form.user_id.choices = [SelectChoice(p.id) for p in mailboxes.people(db, current_user)]
     if form.validate_on_submit():
         try:
             mailboxes.add_delegate(db, current_user, mailbox, form.user_id.data)
@@ -102,10 +103,12 @@ def mailbox_set_active(mailbox_id: int):
 
 
 def _fill_choices(db, form: MailboxForm) -> None:
-    form.establishment_id.choices = [(e.id, f"{e.name} ({e.finess})") for e in mailboxes.establishments(db, current_user)]
+    form.establishment_id.choices = [
+        SelectChoice(e.id, f"{e.name} ({e.finess})") for e in mailboxes.establishments(db, current_user)
+    ]
     form.owner_id.choices = _people_choices(mailboxes.people(db, current_user), optional=True)
 
 
 def _people_choices(people, optional: bool) -> list[tuple]:
-    choices = [(p.id, f"{p.full_name} ({p.email})") for p in people]
-    return ([("", _("— aucun —"))] if optional else []) + choices
+    choices = [SelectChoice(p.id, f"{p.full_name} ({p.email})") for p in people]
+    return ([SelectChoice("", _("— aucun —"))] if optional else []) + choices

@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         default_timezone="Europe/Paris",
         default_translation_directories=str(ROOT / "portal" / "translations"),
     )
+    app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals.update(Role=Role, get_locale=get_locale)
     errors.init_app(app)
     guard.init_app(app)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Callable
 
 from cachelib.file import FileSystemCache
 from flask import Flask, Response, current_app, request

@@ -113,3 +113,10 @@ def test_session_data_stays_on_the_server(logged_in, professional, app):
     assert app.session_interface._retrieve_session_data(app.session_interface._get_store_id(sid))["_user_id"] == str(
         professional.id
     )
+
+
+def test_form_fields_announce_hints_and_errors_only_when_there_are_some(client):
+    page = client.get("/login").get_data(as_text=True)
+    assert '"None"' not in page and "aria-describedby" not in page
+    refused = client.post("/login", data={"email": "", "password": "", "csrf_token": csrf_token(client, "/login")})
+    assert 'aria-invalid="true"' in refused.get_data(as_text=True) and 'aria-describedby="email-errors"' in refused.get_data(as_text=True)

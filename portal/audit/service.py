@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import has_request_context, request
@@ -28,6 +28,8 @@ ACTION_LABELS = {
     "auth.totp_enrolled": _l("Second facteur activé"),
     "auth.login": _l("Connexion"),
     "auth.logout": _l("Déconnexion"),
+    "auth.password_change": _l("Changement de mot de passe refusé"),
+    "auth.password_changed": _l("Mot de passe changé"),
     "auth.idle_timeout": _l("Session verrouillée après inactivité"),
     "auth.locked": _l("Compte verrouillé après des échecs"),
     "access.denied": _l("Accès refusé"),
@@ -94,4 +96,4 @@ def action_label(action: str) -> str:
 
 def _day_start(day: date) -> datetime:
     # Days are chosen in French time, as the administrator reads them.
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo("Europe/Paris")).astimezone(timezone.utc)
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo("Europe/Paris")).astimezone(UTC)

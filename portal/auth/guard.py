@@ -24,8 +24,11 @@ def init_app(app: Flask) -> None:
 
 def _load_user(user_id: str) -> User | None:
     user = database.session().get(User, int(user_id)) if user_id.isdigit() else None
-    # A deactivated account loses its open sessions at their next request.
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active:
+        # A deactivated account loses its open sessions for good, even if reactivated later.
+        session.clear()
+        return None
+    return user
 
 
 def _lock_idle_session() -> Response | None:

@@ -84,6 +84,19 @@ def confirm_enrolment(db: Session, policy: LockoutPolicy, user: User, secret: st
         db.commit()
 
 
+def change_password(db: Session, policy: LockoutPolicy, user: User, current: str, new: str) -> None:
+    """The user replaces their password; the current one is asked again, as a stolen session must not suffice."""
+    try:
+        _refuse_if_locked(db, user, "password_change")
+        if not passwords.verify_password(user.password_hash, current):
+            _count_failure(db, policy, user, "password_change")
+            raise LoginRefused("invalid")
+        user.password_hash = passwords.hash_password(new)
+        record(db, "auth.password_changed", outcome=SUCCESS, actor=user)
+    finally:
+        db.commit()
+
+
 def record_logout(db: Session, user: User, reason: str) -> None:
     record(db, f"auth.{reason}", outcome=SUCCESS, actor=user)
     db.commit()

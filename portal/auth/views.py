@@ -11,7 +11,7 @@ from flask_login import current_user, login_user
 
 from portal import database
 from portal.auth import service, totp
-from portal.auth.forms import CodeForm, LoginForm
+from portal.auth.forms import CodeForm, LoginForm, PasswordChangeForm
 from portal.auth.guard import end_session
 from portal.database import utcnow
 from portal.models import User
@@ -97,6 +97,26 @@ def logout():
     end_session()
     flash(_("Vous êtes déconnecté."), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def password():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            service.change_password(database.session(), _policy(), user, form.current.data, form.new.data)
+        except service.LoginRefused as refused:
+            if refused.reason == "locked":
+                _flash_refusal(refused)
+                end_session()
+                return redirect(url_for("auth.login"))
+            form.current.errors.append(_("Mot de passe actuel incorrect."))
+        else:
+            flash(_("Votre mot de passe a été changé."), "success")
+            return redirect(url_for("home.home"))
+    return render_template("auth/password.html", form=form)
 
 
 def _pending_user() -> User:

@@ -1,6 +1,6 @@
 """Administrators read the audit log, filtered by user, action and date."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from portal.audit.service import FAILURE, SUCCESS, record
 from portal.models import AuditEvent
@@ -36,14 +36,14 @@ def test_filter_by_action(logged_in, administrator, db):
 
 def test_filter_by_date_uses_french_days(logged_in, administrator, db):
     # 23:30 UTC on 1 March is 2 March in Paris.
-    add_event(db, "test.late", "late@tilleuls.test.mssante.fr", at=datetime(2026, 3, 1, 23, 30, tzinfo=timezone.utc))
-    add_event(db, "test.early", "early@tilleuls.test.mssante.fr", at=datetime(2026, 3, 1, 10, 0, tzinfo=timezone.utc))
+    add_event(db, "test.late", "late@tilleuls.test.mssante.fr", at=datetime(2026, 3, 1, 23, 30, tzinfo=UTC))
+    add_event(db, "test.early", "early@tilleuls.test.mssante.fr", at=datetime(2026, 3, 1, 10, 0, tzinfo=UTC))
     page = text(logged_in(administrator).get("/admin/audit/?since=2026-03-02&until=2026-03-02"))
     assert "late@tilleuls.test.mssante.fr" in page and "early@tilleuls.test.mssante.fr" not in page
 
 
 def test_log_is_paginated_newest_first(logged_in, administrator, db):
-    base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
     for i in range(60):
         add_event(db, "test.many", f"user{i:02d}@tilleuls.test.mssante.fr", at=base + timedelta(minutes=i))
     client = logged_in(administrator)

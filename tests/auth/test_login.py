@@ -161,3 +161,40 @@ def test_pending_password_step_expires(client, db, professional):
         session["pending"] = {**session["pending"], "at": session["pending"]["at"] - 301}
     response = client.get("/login/code")
     assert response.status_code == 302 and response.location.endswith("/login")
+
+
+def change_password(client, current, new, confirm=None):
+    return client.post(
+        "/account/password",
+        data={"current": current, "new": new, "confirm": confirm or new, "csrf_token": csrf_token(client, "/account/password")},
+    )
+
+
+def test_user_changes_password_and_logs_in_with_the_new_one(logged_in, professional, db):
+    client = logged_in(professional)
+    response = change_password(client, PASSWORD, "une phrase de passe toute neuve")
+    assert response.status_code == 302
+    assert ("auth.password_changed", "success") in actions(db, professional)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    assert post_password(client, professional.email, "une phrase de passe toute neuve").location.endswith("/login/code")
+
+
+def test_password_change_needs_the_current_password(logged_in, professional, db):
+    response = change_password(logged_in(professional), "not my password", "une phrase de passe toute neuve")
+    assert "Mot de passe actuel incorrect." in text(response)
+    assert ("auth.password_change", "failure") in actions(db, professional)
+
+
+def test_short_new_password_is_refused(logged_in, professional):
+    response = change_password(logged_in(professional), PASSWORD, "court")
+    assert "Au moins 12 caractères." in text(response)
+
+
+def test_reactivated_account_does_not_revive_the_session_open_before_deactivation(logged_in, professional, db):
+    client = logged_in(professional)
+    professional.is_active = False
+    db.commit()
+    assert client.get("/").status_code == 302
+    professional.is_active = True
+    db.commit()
+    assert client.get("/").status_code == 302
