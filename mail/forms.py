@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms import EmailField, IntegerField, SearchField, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from mail.models import KIND_LABELS, MailboxKind
 
@@ -35,3 +35,8 @@ class MailboxSettingsForm(FlaskForm):
 
 class DelegateForm(FlaskForm):
     user_id = SelectField(_l("Professionnel à déléguer"), coerce=int, choices=[])
+
+
+class SearchForm(FlaskForm):
+    q = SearchField(_l("Rechercher dans ce dossier"), validators=[DataRequired(), Length(max=200)])
+    page = IntegerField(validators=[Optional(), NumberRange(min=1)])

@@ -2,17 +2,253 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from itsdangerous import BadData, URLSafeTimedSerializer
 from wtforms import SelectChoice
 
 from mail import mailboxes
-from mail.forms import DelegateForm, MailboxForm, MailboxSettingsForm
+from mail.forms import DelegateForm, MailboxForm, MailboxSettingsForm, SearchForm
+from mail.imap import SortKey
 from mail.models import MailboxKind
+from mail.remote import RemoteRefused, fetch_image
+from mail.render import inline_images, render_body
+from mail.sanitize import frame_document
+from mail.service import INBOX, MailUnavailable, Opened, Webmail
 from portal import database
+from portal.htmx import render_page_or_fragment
+from portal.security import limiter, public
 
 bp = Blueprint("mail", __name__)
+
+SORTS = {"date": SortKey.DATE, "from": SortKey.FROM, "subject": SortKey.SUBJECT}
+# The message frame: its own document, no script at all, images only from the message itself.
+FRAME_CSP = (
+    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'self'"
+)
+# A proxy link outlives the page only briefly: long enough to load, too short to share.
+REMOTE_LINK_SECONDS = 15 * 60
+# Types a browser may show in place; everything else downloads (never HTML, SVG or XML inline).
+INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"})
+
+
+FOLDER_LABELS = {
+    "\\Sent": _l("Envoyés"),
+    "\\Drafts": _l("Brouillons"),
+    "\\Trash": _l("Corbeille"),
+    "\\Junk": _l("Indésirables"),
+    "\\Archive": _l("Archives"),
+}
+DELIVERY_LABELS = {
+    "delivered": _l("remis"),
+    "relayed": _l("transmis"),
+    "expanded": _l("redistribué"),
+    "delayed": _l("retardé"),
+    "failed": _l("échec"),
+}
+DISPOSITION_LABELS = {
+    "displayed": _l("affiché"),
+    "deleted": _l("supprimé sans être lu"),
+    "dispatched": _l("transmis"),
+    "processed": _l("traité"),
+}
+
+
+@bp.app_template_global()
+def folder_label(folder) -> str:
+    if folder is None:
+        return ""
+    if folder.name.upper() == INBOX:
+        return _("Boîte de réception")
+    return str(FOLDER_LABELS.get(folder.special_use, folder.leaf_name))
+
+
+@bp.app_template_global()
+def delivery_label(action: str) -> str:
+    return str(DELIVERY_LABELS.get(action, action))
+
+
+@bp.app_template_global()
+def disposition_label(disposition: str) -> str:
+    return str(DISPOSITION_LABELS.get(disposition, disposition))
+
+
+@bp.context_processor
+def _inline_types() -> dict:
+    return {"inline_types": INLINE_TYPES}
+
+
+def _webmail() -> Webmail:
+    store = current_app.extensions.get("mail.store")
+    if store is None:
+        abort(503)
+    return Webmail(database.session(), store, current_user._get_current_object())
+
+
+def _opened(webmail: Webmail, mailbox_id: int, folder: str) -> Opened:
+    try:
+        return webmail.open(mailbox_id, folder)
+    except LookupError:
+        abort(404)
+
+
+@bp.errorhandler(MailUnavailable)
+def _unavailable(_error: MailUnavailable):
+    return render_template("mail/unavailable.html"), 503
+
+
+# Reading
+
+
+@bp.get("/mail/")
+def index():
+    summaries = _webmail().switcher()
+    if summaries:
+        return redirect(url_for("mail.folder", mailbox_id=summaries[0].mailbox.id, folder=INBOX))
+    return render_template("mail/index.html")
+
+
+@bp.get("/mail/<int:mailbox_id>/folder/<path:folder>")
+def folder(mailbox_id: int, folder: str):
+    webmail = _webmail()
+    opened = _opened(webmail, mailbox_id, folder)
+    sort = request.args.get("sort", "date")
+    reverse = request.args.get("order", "desc") != "asc"
+    page = webmail.list(opened, request.args.get("page", 1, type=int), SORTS.get(sort, SortKey.DATE), reverse)
+    return render_page_or_fragment(
+        "mail/folder.html", "mail/partials/message_list.html",
+        opened=opened, switcher=webmail.switcher(), page=page, sort=sort, order="desc" if reverse else "asc",
+        search_form=SearchForm(), searching=False, health_data=True,
+    )
+
+
+@bp.post("/mail/<int:mailbox_id>/search/<path:folder>")
+def search(mailbox_id: int, folder: str):
+    # A POST: the words searched for may name a patient and must not sit in URLs and logs.
+    webmail = _webmail()
+    opened = _opened(webmail, mailbox_id, folder)
+    form = SearchForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("mail.folder", mailbox_id=mailbox_id, folder=folder))
+    page = webmail.search(opened, form.q.data, form.page.data or 1)
+    return render_page_or_fragment(
+        "mail/folder.html", "mail/partials/message_list.html",
+        opened=opened, switcher=webmail.switcher(), page=page, sort="date", order="desc",
+        search_form=form, searching=True, health_data=True,
+    )
+
+
+@bp.get("/mail/<int:mailbox_id>/message/<int:uid>/<path:folder>")
+def message(mailbox_id: int, folder: str, uid: int):
+    webmail = _webmail()
+    opened = _opened(webmail, mailbox_id, folder)
+    reading = webmail.read(opened, uid)
+    remote = request.args.get("remote") == "1"
+    remote_blocked = not remote and render_body(reading.message).remote_blocked
+    return render_template(
+        "mail/message.html", opened=opened, reading=reading, remote=remote, remote_blocked=remote_blocked, health_data=True
+    )
+
+
+@bp.get("/mail/<int:mailbox_id>/body/<int:uid>/<path:folder>")
+def message_body(mailbox_id: int, folder: str, uid: int):
+    webmail = _webmail()
+    opened = _opened(webmail, mailbox_id, folder)
+    message = webmail.body(opened, uid)
+    remote = request.args.get("remote") == "1"
+    if remote:
+        webmail.allow_remote_content(opened, uid, message)
+    # cid: images travel inside the frame document, and remote images come through signed proxy
+    # links: the sandboxed frame has an opaque origin and sends no session cookie.
+    body = render_body(message, allow_remote=remote, proxy_url=_proxy_url if remote else None, cid_url=inline_images(message))
+    response = Response(frame_document(body.fragment), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = FRAME_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+@bp.get("/mail/remote/<token>")
+@limiter.limit("300 per minute")
+@public
+def remote_image(token: str):
+    """A remote image of a message the user chose to see; the signed link is the authorisation."""
+    try:
+        url = _remote_signer().loads(token, max_age=REMOTE_LINK_SECONDS)
+        image = fetch_image(url)
+    except (BadData, RemoteRefused):
+        abort(404)
+    response = Response(image.data, mimetype=image.content_type)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, max-age=600"
+    return response
+
+
+def _remote_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="mail-remote-image")
+
+
+def _proxy_url(original: str) -> str:
+    return url_for("mail.remote_image", token=_remote_signer().dumps(original))
+
+
+@bp.get("/mail/<int:mailbox_id>/attachment/<int:uid>/<int:index>/<path:folder>")
+def attachment(mailbox_id: int, folder: str, uid: int, index: int):
+    webmail = _webmail()
+    opened = _opened(webmail, mailbox_id, folder)
+    try:
+        part = webmail.attachment(opened, uid, index)
+    except LookupError:
+        abort(404)
+    inline = request.args.get("inline") == "1" and part.content_type in INLINE_TYPES
+    response = Response(part.data, mimetype=part.content_type if inline else "application/octet-stream")
+    response.headers.set("Content-Disposition", "inline" if inline else "attachment", filename=part.filename)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.post("/mail/<int:mailbox_id>/flags/<int:uid>/<path:folder>")
+def message_flags(mailbox_id: int, folder: str, uid: int):
+    webmail = _webmail()
+    opened = _opened(webmail, mailbox_id, folder)
+    flag, on = request.form.get("flag"), request.form.get("on") == "1"
+    if flag not in ("seen", "flagged"):
+        abort(400)
+    webmail.set_flag(opened, [uid], flag, on)
+    if flag == "seen" and not on:
+        flash(_("Message marqué comme non lu."), "success")
+        return redirect(url_for("mail.folder", mailbox_id=mailbox_id, folder=folder))
+    return redirect(url_for("mail.message", mailbox_id=mailbox_id, folder=folder, uid=uid))
+
+
+@bp.post("/mail/<int:mailbox_id>/move/<int:uid>/<path:folder>")
+def message_move(mailbox_id: int, folder: str, uid: int):
+    webmail = _webmail()
+    opened = _opened(webmail, mailbox_id, folder)
+    target = request.form.get("target", "")
+    try:
+        webmail.move(opened, [uid], target)
+    except LookupError:
+        abort(400)
+    flash(_("Message déplacé dans « %(folder)s ».", folder=target), "success")
+    return redirect(url_for("mail.folder", mailbox_id=mailbox_id, folder=folder))
+
+
+@bp.post("/mail/<int:mailbox_id>/delete/<int:uid>/<path:folder>")
+def message_delete(mailbox_id: int, folder: str, uid: int):
+    webmail = _webmail()
+    webmail.delete(_opened(webmail, mailbox_id, folder), [uid])
+    flash(_("Message supprimé."), "success")
+    return redirect(url_for("mail.folder", mailbox_id=mailbox_id, folder=folder))
+
+
+@bp.post("/mail/<int:mailbox_id>/empty-trash")
+def trash_empty(mailbox_id: int):
+    removed = _webmail().empty_trash(mailbox_id)
+    flash(_("Corbeille vidée : %(count)d message(s) supprimé(s) définitivement.", count=removed), "success")
+    return redirect(url_for("mail.folder", mailbox_id=mailbox_id, folder=INBOX))
 
 
 # Administration

@@ -8,6 +8,7 @@ from htmx_flask import Htmx
 
 from portal import errors, security
 from portal.admin.views import bp as admin_bp
+from portal.annuaire.views import bp as annuaire_bp
 from portal.audit.views import bp as audit_bp
 from portal.auth import guard
 from portal.auth.views import bp as auth_bp
@@ -44,9 +45,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.jinja_env.globals.update(Role=Role, get_locale=get_locale)
     errors.init_app(app)
     guard.init_app(app)
-    from mail.views import bp as mail_bp
-
-    for blueprint in (auth_bp, home_bp, admin_bp, audit_bp, i18n_bp, mail_bp):
+    for blueprint in (auth_bp, home_bp, admin_bp, audit_bp, annuaire_bp, i18n_bp):
         app.register_blueprint(blueprint)
+
+    import mail
+
+    mail.init_app(app)
     return app
 

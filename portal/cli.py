@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import click
 from flask import current_app
 from flask.cli import FlaskGroup
 
 from portal import create_app, database, demo, migrate
+from portal.annuaire import service as annuaire_service
 
 
 @click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False)
@@ -65,3 +69,60 @@ def demo_code(email: str) -> None:
         click.echo(demo.current_code(database.session(), email))
     except LookupError as missing:
         raise click.ClickException(str(missing)) from None
+
+
+@main.group()
+def annuaire() -> None:
+    """Annuaire santé: import the ANS files, search the entries."""
+
+
+@annuaire.command("import")
+@click.argument("location", metavar="PATH_OR_URL")
+def annuaire_import(location: str) -> None:
+    """Import an MSSanté extraction or an RPPS file (.txt or .zip, path or URL)."""
+    started = time.monotonic()
+    with click.progressbar(length=100, label="Import", item_show_func=lambda text: text) as bar:
+
+        def progress(job) -> None:
+            rate = job.rows_read / max(time.monotonic() - started, 1e-6)
+            bar.update(job.percent - bar.pos, f"{job.rows_read} lignes, {rate:,.0f} lignes/s".replace(",", " "))
+
+        job = annuaire_service.import_file(database.session(), None, location, progress)
+    _print_import(job, time.monotonic() - started)
+
+
+@annuaire.command("import-domains")
+@click.argument("location", metavar="PATH_OR_URL")
+def annuaire_import_domains(location: str) -> None:
+    """Import the MSSanté trust-space domain list (listeblanchemssante.xml)."""
+    started = time.monotonic()
+    _print_import(annuaire_service.import_domains(database.session(), None, location), time.monotonic() - started)
+
+
+def _print_import(job, seconds: float) -> None:
+    if job.status != "done":
+        raise click.ClickException(f"Échec de l'import : {job.error} (les données précédentes sont conservées)")
+    click.echo(
+        f"{job.kind} importé en {seconds:.1f} s ({job.rows_read / max(seconds, 1e-6):.0f} lignes/s) : "
+        f"{job.rows_read} lignes, {job.created} créées, "
+        f"{job.updated} mises à jour, {job.removed} supprimées, {job.merged} doublons fusionnés, "
+        f"{job.rejected_count} rejetées"
+    )
+    for rejected in job.rejected[:20]:
+        click.echo(f"  ligne {rejected['line']} : {rejected['reason']}")
+
+
+@annuaire.command("search")
+@click.argument("query")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts.")
+def annuaire_search(query: str, limit: int, as_json: bool) -> None:
+    """Search the annuaire as the search page does."""
+    entries = annuaire_service.search(query, limit=limit)
+    if as_json:
+        fields = ("address", "bal_type", "national_id", "last_name", "first_name", "profession", "specialty",
+                  "structure_name", "service", "postal_code", "city", "department")  # fmt: skip
+        click.echo(json.dumps([{name: getattr(e, name) for name in fields} for e in entries], ensure_ascii=False))
+        return
+    for entry in entries:
+        click.echo(f"{entry.display_name:<40} {entry.bal_type}  {entry.address:<45} {entry.profession} {entry.city}")

@@ -9,6 +9,21 @@ from sqlalchemy import Engine
 from portal.settings import ROOT
 
 
+# Database objects the models cannot describe, made and dropped by migrations alone: the
+# annuaire's full-text index (an FTS5 table and its shadow tables on SQLite, a GIN index on
+# PostgreSQL). Comparisons of models with the database leave them out.
+FULL_TEXT_OBJECTS = "annuaire_entries_fts"
+
+
+def is_full_text_object(name: str | None) -> bool:
+    return bool(name) and name.startswith(FULL_TEXT_OBJECTS)
+
+
+def include_object(_object, name, _type, reflected, _compare_to) -> bool:
+    """Alembic's include_object hook: compare everything but the full-text objects."""
+    return not (reflected and is_full_text_object(name))
+
+
 def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(ROOT / "migrations"))

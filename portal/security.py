@@ -26,6 +26,7 @@ CSP = "; ".join(
         "img-src 'self' data:",
         "font-src 'self'",
         "connect-src 'self'",
+        "frame-src 'self'",  # the sandboxed frame of a mail body, served by the portal itself
         "form-action 'self'",
         "base-uri 'none'",
         "frame-ancestors 'none'",
@@ -81,7 +82,7 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("Content-Security-Policy", CSP)
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "no-referrer"
-    headers["X-Frame-Options"] = "DENY"
+    headers.setdefault("X-Frame-Options", "DENY")
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
     if request.endpoint != "static":

@@ -65,8 +65,48 @@ class Settings(BaseSettings):
     )
     default_locale: Literal["fr", "en"] = Field("fr", description="Language of the interface.")
 
+    # The MSSanté operator's IMAP server (webmail). Not required yet: without imap_host the
+    # webmail is off. scripts/mailstack env prints the values of the dev/test stack.
+    imap_host: str | None = Field(
+        None, description="Host name of the operator's IMAP server; unset: the webmail is disabled."
+    )
+    imap_port: int = Field(143, ge=1, le=65535, description="IMAP port (143 with STARTTLS, 993 with TLS).")
+    imap_security: Literal["starttls", "tls", "plain"] = Field(
+        "starttls",
+        description="starttls (upgrade on the IMAP port), tls (implicit TLS, IMAPS) or plain (no "
+        "encryption: dev and test on loopback only, refused in production). The server's "
+        "certificate and host name are always verified.",
+    )
+    imap_ca_file: Path | None = Field(
+        None,
+        description="CA bundle that signed the IMAP (and submission) server's certificate, for an "
+        "operator PKI outside the system trust store; unset: the system's trust store.",
+    )
+    imap_master_user: str | None = Field(
+        None,
+        description="Dovecot master user of the portal: it logs in as 'mailbox*master_user' to reach "
+        "the mailboxes its access rules allow, never with the users' own passwords.",
+    )
+    imap_master_password: SecretStr | None = Field(
+        None, description="Password of the IMAP master user (a secret: set it from the environment)."
+    )
+    imap_pool_size: int = Field(
+        32, ge=2, description="Most IMAP connections kept open at once, all mailboxes together."
+    )
+    imap_pool_idle_seconds: int = Field(
+        300,
+        ge=1,
+        description="An IMAP connection unused for this long is closed; reused ones save the "
+        "200-600 ms of a new login and folder opening.",
+    )
+    imap_timeout_seconds: float = Field(
+        30.0, gt=0, description="Network timeout of one IMAP operation (connect, then each read)."
+    )
+
     @model_validator(mode="after")
     def _require_secrets_in_production(self) -> Settings:
+        if self.env == "production" and self.imap_security == "plain":
+            raise SettingsError("PORTAL_IMAP_SECURITY=plain is for dev and test only; use starttls or tls.")
         if self.env == "production":
             missing = [
                 name

@@ -20,7 +20,8 @@ def empty_engine(tmp_path):
 
 
 def tables(engine) -> set[str]:
-    return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    names = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    return {name for name in names if not migrate.is_full_text_object(name)}
 
 
 def test_upgrade_downgrade_upgrade(app, empty_engine):
@@ -36,5 +37,5 @@ def test_models_match_the_migrations(app, empty_engine):
     # The app has imported every feature's models.
     migrate.run(empty_engine, "upgrade", "heads")
     with empty_engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": migrate.include_object})
         assert compare_metadata(context, Base.metadata) == []

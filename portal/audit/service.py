@@ -33,6 +33,7 @@ ACTION_LABELS = {
     "auth.idle_timeout": _l("Session verrouillée après inactivité"),
     "auth.locked": _l("Compte verrouillé après des échecs"),
     "access.denied": _l("Accès refusé"),
+    "annuaire.import": _l("Import de l'annuaire"),
     "demo.seeded": _l("Données de démonstration créées"),
 }
 

@@ -59,11 +59,7 @@ def check_password(db: Session, policy: LockoutPolicy, email: str, password: str
 def check_code(db: Session, policy: LockoutPolicy, user: User, code: str) -> None:
     """Second factor of an enrolled user; completes the login."""
     try:
-        _refuse_if_locked(db, user, "totp")
-        step = totp.accepted_step(user.totp_secret, code, user.totp_last_step) if user.totp_secret else None
-        if step is None:
-            _count_failure(db, policy, user, "totp")
-            raise LoginRefused("invalid")
+        step = _accepted_step(db, policy, user, user.totp_secret, code, user.totp_last_step, "totp")
         _complete_login(db, user, step, "auth.login")
     finally:
         db.commit()
@@ -72,11 +68,7 @@ def check_code(db: Session, policy: LockoutPolicy, user: User, code: str) -> Non
 def confirm_enrolment(db: Session, policy: LockoutPolicy, user: User, secret: str, code: str) -> None:
     """First login: the user proves their app holds the new secret; completes the login."""
     try:
-        _refuse_if_locked(db, user, "totp_enrolment")
-        step = totp.accepted_step(secret, code, None)
-        if step is None:
-            _count_failure(db, policy, user, "totp_enrolment")
-            raise LoginRefused("invalid")
+        step = _accepted_step(db, policy, user, secret, code, None, "totp_enrolment")
         user.totp_secret = secret
         record(db, "auth.totp_enrolled", outcome=SUCCESS, actor=user)
         _complete_login(db, user, step, "auth.login")
@@ -106,6 +98,17 @@ def _refuse_if_locked(db: Session, user: User, factor: str) -> None:
     if user.locked_until is not None and user.locked_until > utcnow():
         record(db, f"auth.{factor}", outcome=FAILURE, actor=user, detail={"reason": "locked"})
         raise LoginRefused("locked", user.locked_until)
+
+
+def _accepted_step(
+    db: Session, policy: LockoutPolicy, user: User, secret: str | None, code: str, last_step: int | None, factor: str
+) -> int:
+    _refuse_if_locked(db, user, factor)
+    step = totp.accepted_step(secret, code, last_step) if secret else None
+    if step is None:
+        _count_failure(db, policy, user, factor)
+        raise LoginRefused("invalid")
+    return step
 
 
 def _count_failure(db: Session, policy: LockoutPolicy, user: User, factor: str) -> None:

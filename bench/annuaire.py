@@ -1,0 +1,152 @@
+"""Annuaire at national scale: import a synthetic MSSanté extraction (536,000 rows) and RPPS file
+(2.2 million rows) in the real formats, then time a set of varied searches (p50, p95).
+
+Run: .venv/bin/python bench/annuaire.py [--dir DIR] [--database-url URL]
+(files are generated once into DIR and reused; the database defaults to SQLite in a temporary directory)
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import string
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from portal import create_app, database, migrate  # noqa: E402
+from portal.annuaire import service  # noqa: E402
+from portal.settings import Settings  # noqa: E402
+from tests.annuaire.conftest import MSSANTE_HEADER, RPPS_HEADER  # noqa: E402
+
+PER, ORG, RPPS_ROWS = 455_000, 81_000, 2_200_000
+COMMON = ["MARTIN", "BERNARD", "DUBOIS", "THOMAS", "ROBERT", "RICHARD", "PETIT", "DURAND", "LEROY", "MOREAU",
+          "SIMON", "LAURENT", "LEFEBVRE", "MICHEL", "GARCIA", "DAVID", "BERTRAND", "ROUX", "VINCENT", "FOURNIER",
+          "DUPONT", "LAMBERT", "FONTAINE", "ROUSSEAU", "BLANC", "GUERIN", "MULLER", "HENRY", "ROUSSEL", "NICOLAS"]  # fmt: skip
+FIRST = ["Jean", "Marie", "Pierre", "Anne", "Michel", "Sophie", "Nicolas", "Isabelle", "Hélène", "François", "Élodie",
+         "Camille", "Léa", "Hugo", "Chloé", "Louis", "Inès", "Noël", "Zoé", "Jérôme"]  # fmt: skip
+PROFESSIONS = [("10", "Médecin"), ("60", "Infirmier"), ("70", "Masseur-Kinésithérapeute"), ("21", "Pharmacien"),
+               ("40", "Chirurgien-Dentiste"), ("50", "Sage-Femme"), ("93", "Psychologue"), ("91", "Orthophoniste")]  # fmt: skip
+SPECIALTIES = ["Cardiologie et maladies vasculaires", "Médecine générale", "Pédiatrie", "Psychiatrie", "Gériatrie",
+               "Dermatologie et vénéréologie", "Pneumologie", "Rhumatologie", "Neurologie", "Ophtalmologie"]  # fmt: skip
+TOWNS = [("69", "69003", "Lyon"), ("72", "72000", "Le Mans"), ("75", "75012", "Paris"), ("13", "13001", "Marseille"),
+         ("33", "33000", "Bordeaux"), ("59", "59000", "Lille"), ("31", "31000", "Toulouse"), ("44", "44000", "Nantes"),
+         ("67", "67000", "Strasbourg"), ("35", "35000", "Rennes"), ("2A", "20000", "Ajaccio"), ("72", "72100", "Le Mans")]  # fmt: skip
+STRUCTURES = ["EHPAD Les Tilleuls", "Centre hospitalier", "Clinique du Parc", "IME Les Sources", "MAS Les Cèdres",
+              "SSIAD du Val", "Maison de santé", "Cabinet médical", "FAM Le Phare", "CAMSP"]  # fmt: skip
+SERVICES = ["Secrétariat médical", "Accueil", "Direction des soins", "Infirmerie", "Pharmacie", "Admissions"]
+STREETS = ["rue de la République", "avenue Jean Jaurès", "rue des Lilas", "boulevard Pasteur", "place de la Mairie"]
+
+
+def surnames(rng: random.Random, count: int) -> list[str]:
+    syllables = ["ba", "ber", "bou", "cha", "del", "du", "fa", "gar", "gui", "la", "le", "mar", "mo", "nou", "pe",
+                 "ri", "ro", "sa", "te", "va", "vil", "ne", "quin", "zon", "lin", "mont", "court", "det"]  # fmt: skip
+    return [("".join(rng.choice(syllables) for _ in range(rng.randint(2, 4)))).upper() for _ in range(count)]
+
+
+def generate(directory: Path) -> tuple[Path, Path]:
+    mssante = directory / "Extraction_Correspondance_MSSante_202601010000.txt"
+    rpps = directory / "PS_LibreAcces_Personne_activite_202601010000.txt"
+    if mssante.exists() and rpps.exists():
+        return mssante, rpps
+    rng = random.Random(4)
+    names = surnames(rng, 150_000)
+    people = []
+    for i in range(PER):
+        last = rng.choice(COMMON) if rng.random() < 0.15 else rng.choice(names)
+        people.append((f"8{10_000_000_000 + i}", last, rng.choice(FIRST), rng.choice(PROFESSIONS), rng.choice(TOWNS)))
+    with open(mssante, "w", encoding="utf-8", newline="") as out:
+        out.write("\ufeff" + "|".join(MSSANTE_HEADER) + "\r\n")
+        for i, (national_id, last, first, (code, label), (dept, postal, town)) in enumerate(people):
+            specialty = rng.choice(SPECIALTIES) if code == "10" and rng.random() < 0.5 else ""
+            structure = rng.choice(STRUCTURES) if rng.random() < 0.6 else ""
+            address = f"{first.lower().replace('é', 'e').replace('è', 'e').replace('ï', 'i').replace('ë', 'e').replace('ô', 'o')}.{last.lower()}{i}@{label.lower().split('-')[0]}.mssante.fr"
+            out.write(_mssante_row("PER", address, national_id, "", last, first, code, label, specialty, structure, dept, postal, town, rng))
+        for i in range(ORG):
+            dept, postal, town = rng.choice(TOWNS)
+            structure = f"{rng.choice(STRUCTURES)} {rng.choice(string.ascii_uppercase)}{i}"
+            out.write(_mssante_row("ORG", f"service{i}@{rng.choice(['ehpad', 'ch', 'ime', 'clinique'])}{i % 500}.mssante.fr", "",
+                                   rng.choice(SERVICES), "", "", "", "", "", structure, dept, postal, town, rng))  # fmt: skip
+    with open(rpps, "w", encoding="utf-8", newline="") as out:
+        out.write("|".join(RPPS_HEADER) + "|\n")
+        columns = {name: i for i, name in enumerate(RPPS_HEADER)}
+        for i in range(RPPS_ROWS):
+            # The extraction's professionals first (a few activities each), then professionals without a mailbox.
+            national_id, last, first, (code, label), (dept, postal, town) = (
+                people[i % PER] if i < PER * 3 else (f"8{20_000_000_000 + i}", rng.choice(names), rng.choice(FIRST),
+                                                       rng.choice(PROFESSIONS), rng.choice(TOWNS))
+            )  # fmt: skip
+            row = [""] * len(RPPS_HEADER)
+            for name, value in (("Type d'identifiant PP", "8"), ("Identifiant PP", national_id[1:]),
+                                ("Identification nationale PP", national_id), ("Nom d'exercice", last),
+                                ("Prénom d'exercice", first), ("Code profession", code), ("Libellé profession", label),
+                                ("Code savoir-faire", "SM04" if code == "10" else ""),
+                                ("Libellé savoir-faire", rng.choice(SPECIALTIES) if code == "10" else ""),
+                                ("Code mode exercice", "L"), ("Libellé mode exercice", "Libéral"),
+                                ("Raison sociale site", rng.choice(STRUCTURES)), ("Code postal (coord. structure)", postal),
+                                ("Libellé commune (coord. structure)", town), ("Code Département (structure)", dept)):  # fmt: skip
+                row[columns[name]] = value
+            out.write("|".join(row) + "|\n")
+    return mssante, rpps
+
+
+def _mssante_row(bal, address, national_id, service_name, last, first, code, label, specialty, structure, dept, postal, town, rng) -> str:
+    values = dict.fromkeys(MSSANTE_HEADER, "")
+    values.update({"Type de BAL": bal, "Adresse BAL": address, "Identification nationale PP": national_id,
+                   "Service de rattachement": service_name, "Nom d'exercice": last, "Prénom d'exercice": first,
+                   "Code Profession": code, "Libellé Profession": label, "Libellé savoir-faire": specialty,
+                   "Raison Sociale structure BAL": structure, "L4NUMEROVOIE structure BAL": str(rng.randint(1, 120)),
+                   "L4LIBELLEVOIE structure BAL": rng.choice(STREETS), "L6LIGNEACHEMINEMENT structure BAL": f"{postal} {town.upper()}",
+                   "Code postal structure BAL": postal, "Département structure BAL": dept, "Pays structure BAL": "FRANCE"})  # fmt: skip
+    return "|".join(values.values()) + "\r\n"
+
+
+QUERIES = ["m", "d", "l", "martin", "dupont", "lefebvre", "martin lyon", "dupont le mans", "jean bernard",
+           "cardio 69", "pediatrie 75", "infirmier 72", "psychiatrie marseille", "lefebre", "duont", "fontiane",
+           "ehpad tilleuls secretariat", "rue des lilas", "marie", "kine 33"]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "annuaire-bench")
+    parser.add_argument("--database-url")
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    mssante, rpps = generate(args.dir)
+    print(f"files ready in {args.dir} ({time.perf_counter() - started:.0f} s)")
+    with tempfile.TemporaryDirectory() as instance:
+        app = create_app(Settings(env="test", instance_path=Path(instance), database_url=args.database_url))
+        migrate.run(app.extensions["database"].engine, "upgrade", "heads")
+        with app.app_context():
+            db = database.session()
+            for label, path in (("RPPS import (2.2M rows)", rpps), ("MSSanté import (536k rows)", mssante),
+                                ("MSSanté re-import, unchanged (sync)", mssante)):  # fmt: skip
+                start = time.perf_counter()
+                job = service.import_file(db, None, str(path))
+                seconds = time.perf_counter() - start
+                print(f"{label:<38} {seconds:6.1f} s  {job.rows_read / seconds:9,.0f} rows/s  status={job.status} "
+                      f"created={job.created} updated={job.updated} removed={job.removed} rejected={job.rejected_count}")  # fmt: skip
+            durations = []
+            for query in QUERIES:
+                times = []
+                for _ in range(args.rounds):
+                    start = time.perf_counter()
+                    results = service.search(query)
+                    times.append(time.perf_counter() - start)
+                db.rollback()
+                durations += times
+                print(f"  {query!r:<30} median {statistics.median(times) * 1000:6.2f} ms  max {max(times) * 1000:6.2f} ms  "
+                      f"{len(results)} results, first: {results[0].display_name if results else '-'}")
+            durations.sort()
+            p50, p95 = durations[len(durations) // 2], durations[int(len(durations) * 0.95)]
+            print(f"search over {len(QUERIES)} queries x {args.rounds}: p50 {p50 * 1000:.2f} ms, p95 {p95 * 1000:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

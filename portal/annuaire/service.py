@@ -1,0 +1,293 @@
+"""The annuaire's use-cases: import the ANS files, search the entries, tell trusted addresses apart."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import ColumnElement, Connection, and_, column, exists, func, literal_column, not_, or_, select, table, true
+from sqlalchemy.orm import Session, selectinload
+
+from portal import database
+from portal.access import require_role
+from portal.annuaire import importer, sync
+from portal.annuaire.models import Activity, Domain, Entry, Import, NameVariant, Professional
+from portal.annuaire.text import FUZZY_MIN_LENGTH, deletions, within_one_typo, words
+from portal.audit.service import FAILURE, SUCCESS, record
+from portal.database import utcnow
+from portal.models import Role, User
+
+log = logging.getLogger(__name__)
+
+PATIENT_DOMAIN = "patient.mssante.fr"
+TRUST_SPACE_SUFFIX = ".mssante.fr"
+# A query's words beyond these add nothing but cost; results beyond this offset are not paged to.
+MAX_WORDS = 6
+MAX_OFFSET = 1000
+CLI_ACTOR = "ligne de commande"
+FIELDS = {importer.MSSANTE: importer.ENTRY_FIELDS, importer.RPPS: importer.ACTIVITY_FIELDS}
+MERGES = {importer.MSSANTE: sync.merge_entries, importer.RPPS: sync.merge_activities}
+
+
+# Import
+
+
+@contextmanager
+def _pinned(db: Session) -> Iterator[Session]:
+    """A session that keeps one connection across its commits: the staging table lives in that connection."""
+    bind = db.get_bind()
+    if isinstance(bind, Connection):  # already one connection (the tests' rolled-back one)
+        yield db
+        return
+    with bind.connect() as connection, Session(bind=connection, expire_on_commit=False) as pinned:
+        yield pinned
+
+
+def import_file(db: Session, actor: User | None, location: str, progress: Callable[[Import], None] | None = None) -> Import:
+    """Import an MSSanté extraction or an RPPS file; `actor` None is the operator at the command line."""
+    with _pinned(db) as pinned:
+        return _import_file(pinned, actor, location, progress)
+
+
+def _import_file(db: Session, actor: User | None, location: str, progress: Callable[[Import], None] | None) -> Import:
+    job = _start(db, actor, location)
+
+    def step(rows: int) -> None:
+        # Committed as it goes, so that the administration page can follow; staging is private.
+        job.rows_read, job.bytes_read = rows, source.bytes_read
+        db.commit()
+        if progress:
+            progress(job)
+
+    def work() -> sync.Report:
+        nonlocal source
+        with importer.open_source(location) as source:
+            job.size = source.size
+            job.kind, records = importer.rows(source)
+            report = sync.stage(db, FIELDS[job.kind], records, step)
+            MERGES[job.kind](db, report)
+            job.bytes_read = source.bytes_read
+            return report
+
+    source = None
+    return _finish(db, actor, job, work)
+
+
+def import_domains(db: Session, actor: User | None, location: str) -> Import:
+    """Import the trust-space domain list (listeblanchemssante.xml)."""
+    job = _start(db, actor, location, kind="domains")
+
+    def work() -> sync.Report:
+        with importer.open_source(location) as source:
+            job.size = source.size
+            report = sync.Report()
+            sync.merge_domains(db, importer.parse_domains(source.reader), report)
+            job.bytes_read = source.bytes_read
+            return report
+
+    return _finish(db, actor, job, work)
+
+
+def _start(db: Session, actor: User | None, location: str, kind: str = "") -> Import:
+    if actor is not None:
+        require_role(actor, Role.ADMINISTRATOR, "annuaire.import")
+    job = Import(kind=kind, source=location[-300:], actor_id=actor.id if actor else None)
+    db.add(job)
+    db.commit()
+    return job
+
+
+def _finish(db: Session, actor: User | None, job: Import, work: Callable[[], sync.Report]) -> Import:
+    """Run the work; its last statements and the report commit together, or not at all."""
+    try:
+        report = work()
+    except Exception as error:  # noqa: BLE001 - any failure must leave the old data and say why
+        log.exception("annuaire import %s failed", job.id)
+        db.rollback()
+        job.status, job.error, job.finished_at = "failed", str(error)[:2000] or type(error).__name__, utcnow()
+        _audit(db, actor, job, FAILURE)
+        db.commit()
+        return job
+    job.rows_read, job.created, job.updated, job.removed = report.rows, report.created, report.updated, report.removed
+    job.merged, job.rejected_count, job.rejected = report.merged, report.rejected_count, report.rejected
+    job.status, job.finished_at = "done", utcnow()
+    _audit(db, actor, job, SUCCESS)
+    db.commit()
+    return job
+
+
+def _audit(db: Session, actor: User | None, job: Import, outcome: str) -> None:
+    detail = {"kind": job.kind, "rows": job.rows_read, "created": job.created, "updated": job.updated,
+              "removed": job.removed, "rejected": job.rejected_count}  # fmt: skip
+    if job.error:
+        detail["error"] = job.error[:200]
+    actor = db.get(User, actor.id) if actor else None  # the import may run in a session of its own
+    record(db, "annuaire.import", outcome=outcome, target=job.source, actor=actor,
+           actor_label=None if actor else CLI_ACTOR, detail=detail)  # fmt: skip
+
+
+def imports(db: Session, actor: User, limit: int = 10) -> list[Import]:
+    """The latest imports, newest first, for the administration page."""
+    require_role(actor, Role.ADMINISTRATOR, "annuaire.imports")
+    return list(db.scalars(select(Import).order_by(Import.started_at.desc(), Import.id.desc()).limit(limit)))
+
+
+# Search
+
+
+@dataclass(frozen=True)
+class Filters:
+    bal_type: str = ""
+    profession: str = ""
+    department: str = ""
+
+
+# The webmail's own mailboxes, searched beside the national entries. A source is called
+# with (query, limit) inside the app context and returns unsaved Entry objects (id None).
+LocalSource = Callable[[str, int], list[Entry]]
+
+
+def register_local_source(app, source: LocalSource) -> None:
+    """Extension point: create_app registers the webmail's mailbox search here."""
+    app.extensions.setdefault("annuaire_local_sources", []).append(source)
+
+
+def search(query: str, *, limit: int = 20, offset: int = 0, bal_type: str = "", profession: str = "",
+           department: str = "") -> list[Entry]:  # fmt: skip
+    """Entries ranked: exact surname, surname prefix, surname within one typo, other words; then by name."""
+    filters = Filters(bal_type.upper(), profession, department.upper())
+    national = find(database.session(), query, filters, limit=limit, offset=offset)
+    if offset:
+        return national
+    local = [
+        entry
+        for source in current_app.extensions.get("annuaire_local_sources", ())
+        for entry in source(query, limit)
+        if not filters.bal_type or entry.bal_type == filters.bal_type
+    ]
+    return (local + national)[:limit]
+
+
+def find(db: Session, query: str, filters: Filters = Filters(), *, limit: int = 20, offset: int = 0) -> list[Entry]:
+    tokens = words(query)[:MAX_WORDS]
+    wanted = min(offset, MAX_OFFSET) + limit
+    ids: list[int] = []
+    for tier in _tiers(db, tokens):
+        if len(ids) >= wanted:
+            break
+        stmt = select(Entry.id).where(tier, *_filter_conditions(filters))
+        if filters.profession:
+            stmt = stmt.outerjoin(Professional, Professional.national_id == Entry.national_id)
+        stmt = stmt.order_by(Entry.name_key, Entry.first_key, Entry.id).limit(wanted - len(ids))
+        ids += db.scalars(stmt)
+    page = ids[min(offset, MAX_OFFSET) :]
+    loaded = {e.id: e for e in db.scalars(select(Entry).where(Entry.id.in_(page)).options(selectinload(Entry.professional)))}
+    return [loaded[i] for i in page]
+
+
+def _tiers(db: Session, tokens: list[str]):
+    """Disjoint conditions, best first. A word that picks the surname needs no full-text test."""
+    if not tokens:
+        yield true()
+        return
+    postgres = db.get_bind().dialect.name == "postgresql"
+    others = lambda token: _matches([t for t in tokens if t != token], postgres)  # noqa: E731
+    yield or_(*(and_(Entry.name_key == t, others(t)) for t in tokens))
+    yield and_(Entry.name_key.not_in(tokens), or_(*(and_(_starts(t), others(t)) for t in tokens)))
+    any_prefix = or_(*(_starts(t) for t in tokens))
+    fuzzy = {t: _one_typo_names(db, t) for t in tokens if len(t) >= FUZZY_MIN_LENGTH}
+    near = [and_(Entry.name_key.in_(names), others(t)) for t, names in fuzzy.items() if names]
+    if near:
+        yield or_(*near)
+    fuzzy_names = sorted({name for names in fuzzy.values() for name in names})
+    yield and_(_matches(tokens, postgres), not_(any_prefix), Entry.name_key.not_in(fuzzy_names))
+
+
+def _starts(token: str) -> ColumnElement[bool]:
+    # Folded keys hold only [a-z0-9 ], all below "~": a byte range is a prefix test both engines index.
+    return and_(Entry.name_key >= token, Entry.name_key < token + "~")
+
+
+def _one_typo_names(db: Session, token: str) -> list[str]:
+    """Surnames one typo away from the token that it does not already start."""
+    candidates = db.scalars(select(NameVariant.name_key).where(NameVariant.variant.in_(deletions(token))).distinct())
+    return sorted(name for name in candidates if within_one_typo(token, name) and not name.startswith(token))
+
+
+_FTS = table("annuaire_entries_fts", column("rowid"))
+# Spelled as the index of migration 0002 is, so that PostgreSQL uses it.
+_PG_DOCUMENT = literal_column("to_tsvector('simple', annuaire_entries.own_text || ' ' || annuaire_entries.rpps_text)")
+
+
+def _matches(tokens: list[str], postgres: bool) -> ColumnElement[bool]:
+    """Every token starts a word of the entry (its extraction or RPPS words)."""
+    if not tokens:
+        return true()
+    if postgres:
+        return _PG_DOCUMENT.op("@@")(func.to_tsquery("simple", " & ".join(f"{t}:*" for t in tokens)))
+    match = literal_column("annuaire_entries_fts").op("MATCH")(" ".join(f'"{t}"*' for t in tokens))
+    return Entry.id.in_(select(_FTS.c.rowid).where(match))
+
+
+def _filter_conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    conditions = []
+    if filters.bal_type:
+        conditions.append(Entry.bal_type == filters.bal_type)
+    if filters.department:
+        conditions.append(Entry.department == filters.department)
+    if filters.profession:
+        # The extraction's profession, else the RPPS one.
+        conditions.append(
+            or_(Entry.profession_code == filters.profession,
+                and_(Entry.profession_code == "", Professional.profession_code == filters.profession))
+        )  # fmt: skip
+    return conditions
+
+
+# Entries
+
+
+def entry(db: Session, entry_id: int) -> Entry | None:
+    return db.scalars(select(Entry).where(Entry.id == entry_id).options(selectinload(Entry.professional))).first()
+
+
+def addresses(db: Session, entry: Entry) -> list[Entry]:
+    """Every MSSanté address of the same professional (or this one alone, for a mailbox without one)."""
+    if not entry.national_id:
+        return [entry]
+    return list(db.scalars(select(Entry).where(Entry.national_id == entry.national_id).order_by(Entry.bal_type, Entry.address)))
+
+
+def activities(db: Session, entry: Entry) -> list[Activity]:
+    if not entry.national_id:
+        return []
+    return list(db.scalars(select(Activity).where(Activity.national_id == entry.national_id).order_by(Activity.id)))
+
+
+# Trust space
+
+
+def is_trusted(address: str) -> bool:
+    """In the MSSanté trust space: an imported domain (or *.mssante.fr before any list), a valid INS for patients."""
+    local, at, domain = address.strip().lower().rpartition("@")
+    if not (at and local and domain) or "@" in local:
+        return False
+    if domain == PATIENT_DOMAIN and not is_valid_ins(local):
+        return False
+    db = database.session()
+    if db.scalar(select(exists().select_from(Domain))):
+        return db.get(Domain, domain) is not None
+    return domain.endswith(TRUST_SPACE_SUFFIX)
+
+
+def is_valid_ins(matricule: str) -> bool:
+    """A matricule INS (NIR or NIA): 13 characters and a 2-digit key, 97 - (number mod 97)."""
+    matricule = matricule.upper()
+    if len(matricule) != 15 or not matricule[13:].isdigit():
+        return False
+    # Corsica's departments 2A and 2B count as 19 and 18 for the key.
+    number = matricule[:5] + {"2A": "19", "2B": "18"}.get(matricule[5:7], matricule[5:7]) + matricule[7:13]
+    return number.isdigit() and 97 - int(number) % 97 == int(matricule[13:])

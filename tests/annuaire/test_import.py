@@ -1,0 +1,136 @@
+"""Importing the ANS files: reading by header name, reporting bad lines, syncing, failing safely."""
+
+import zipfile
+
+from sqlalchemy import select
+
+from portal.annuaire import service, sync
+from portal.annuaire.models import Domain, Entry, Import
+from portal.models import AuditEvent
+from tests.annuaire.conftest import BASE_LINES, MSSANTE_HEADER, RPPS_HEADER, mssante_line, rpps_line, write
+
+
+def addresses(db) -> list[str]:
+    return sorted(db.scalars(select(Entry.address)))
+
+
+def test_extraction_with_bom_and_crlf_loads_and_reports_bad_lines(db, tmp_path):
+    lines = [*BASE_LINES[:2], "PER|trop|peu|de|colonnes", mssante_line("sans-arobase", last="X"), BASE_LINES[0]]
+    path = write(tmp_path / "Extraction_Correspondance_MSSante_1.txt", MSSANTE_HEADER, lines, bom=True, crlf=True)
+    job = service.import_file(db, None, str(path))
+    assert (job.status, job.kind, job.created, job.merged, job.rejected_count) == ("done", "mssante", 2, 1, 2)
+    assert [r["line"] for r in job.rejected] == [4, 5]
+    assert "colonnes" in job.rejected[0]["reason"] and "adresse" in job.rejected[1]["reason"]
+    assert addresses(db) == ["jean.dupont@medecin.mssante.fr", "marie.dupont@infirmier.mssante.fr"]
+    assert db.scalar(select(Entry).where(Entry.last_name == "DUPONT", Entry.first_name == "Jean")).city == "LYON"
+
+
+def test_columns_are_read_by_name_whatever_their_order(db, tmp_path):
+    order = list(reversed(range(len(MSSANTE_HEADER))))
+    header = [MSSANTE_HEADER[i] for i in order]
+    lines = ["|".join(line.split("|")[i] for i in order) for line in BASE_LINES[:1]]
+    service.import_file(db, None, str(write(tmp_path / "Extraction_Correspondance_MSSante_1.txt", header, lines)))
+    assert db.scalar(select(Entry.specialty)) == "Cardiologie"
+
+
+def test_reimport_is_a_sync_reporting_created_updated_removed(db, tmp_path):
+    first = write(tmp_path / "Extraction_Correspondance_MSSante_1.txt", MSSANTE_HEADER, BASE_LINES)
+    service.import_file(db, None, str(first))
+    kept_id = db.scalar(select(Entry.id).where(Entry.address == "jean.dupont@medecin.mssante.fr"))
+    changed = BASE_LINES[0].replace("Clinique du Parc", "Clinique des Monts")
+    newer = [changed, *BASE_LINES[2:], mssante_line("nouvelle@ehpad.mssante.fr", bal="ORG", structure="EHPAD Neuf")]
+    job = service.import_file(db, None, str(write(tmp_path / "Extraction_Correspondance_MSSante_2.txt", MSSANTE_HEADER, newer)))
+    assert (job.created, job.updated, job.removed) == (1, 1, 1)
+    entry = db.scalar(select(Entry).where(Entry.address == "jean.dupont@medecin.mssante.fr"))
+    assert entry.id == kept_id and entry.structure_name == "Clinique des Monts"
+    assert "marie.dupont@infirmier.mssante.fr" not in addresses(db)
+    assert [e.address for e in service.find(db, "monts")] == ["jean.dupont@medecin.mssante.fr"]
+    assert service.find(db, "parc") == []
+
+
+def test_failed_import_leaves_the_previous_data_and_says_why(db, tmp_path, monkeypatch):
+    service.import_file(db, None, str(write(tmp_path / "Extraction_Correspondance_MSSante_1.txt", MSSANTE_HEADER, BASE_LINES)))
+    before = addresses(db)
+
+    def broken_merge(db, report):
+        db.execute(Entry.__table__.delete())  # half done...
+        raise RuntimeError("disque plein")
+
+    monkeypatch.setitem(service.MERGES, "mssante", broken_merge)
+    job = service.import_file(db, None, str(write(tmp_path / "Extraction_Correspondance_MSSante_2.txt", MSSANTE_HEADER, BASE_LINES[:1])))
+    assert (job.status, job.error) == ("failed", "disque plein")
+    assert addresses(db) == before
+    assert [e.address for e in service.find(db, "lefevre")] == ["helene.lefevre@ch-lemans.mssante.fr"]
+    event = db.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert (event.action, event.outcome, event.actor_label) == ("annuaire.import", "failure", "ligne de commande")
+
+
+def test_unknown_file_fails_without_touching_the_annuaire(annuaire, tmp_path):
+    path = tmp_path / "autre.txt"
+    path.write_text("a|b|c\n1|2|3\n")
+    job = service.import_file(annuaire, None, str(path))
+    assert job.status == "failed" and "en-tête" in job.error
+    assert len(addresses(annuaire)) == len(BASE_LINES)
+
+
+def test_zipped_extraction_is_read(db, tmp_path):
+    text = write(tmp_path / "Extraction_Correspondance_MSSante_1.txt", MSSANTE_HEADER, BASE_LINES)
+    archive = tmp_path / "Extraction_Correspondance_MSSante_1.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.write(text, text.name)
+    job = service.import_file(db, None, str(archive))
+    assert (job.status, job.created, job.source) == ("done", len(BASE_LINES), str(archive))
+
+
+def test_every_import_is_audited_with_its_counts(annuaire):
+    events = annuaire.scalars(select(AuditEvent).where(AuditEvent.action == "annuaire.import").order_by(AuditEvent.id)).all()
+    assert [(e.outcome, e.detail["kind"], e.detail["created"]) for e in events] == [
+        ("success", "rpps", 2), ("success", "mssante", len(BASE_LINES))
+    ]
+
+
+def test_rpps_activities_complete_entries_whatever_the_import_order(db, tmp_path, mssante_file):
+    service.import_file(db, None, str(mssante_file))
+    lines = [rpps_line("810000000005", "10", "SM04", "Cardiologie et maladies vasculaires", "S", "CH du Mans", "72000", "Le Mans")]
+    rpps = write(tmp_path / "PS_LibreAcces_Personne_activite_1.txt", RPPS_HEADER, lines, trailing="|")
+    job = service.import_file(db, None, str(rpps))
+    assert (job.status, job.kind, job.created) == ("done", "rpps", 1)
+    found = service.find(db, "lefevre cardio")
+    assert [e.address for e in found] == ["helene.lefevre@ch-lemans.mssante.fr"]
+    assert found[0].professional.profession == "Médecin"
+    assert service.find(db, "lefevre", service.Filters(profession="10")) == found
+
+
+def test_rpps_reimport_reports_professionals_created_updated_removed(annuaire, tmp_path):
+    lines = [
+        rpps_line("810000000005", "10", "SM04", "Cardiologie", "L", "Cabinet", "72000", "Le Mans"),
+        rpps_line("810000000077", "60", "", "", "S", "EHPAD", "72000", "Le Mans"),
+    ]
+    job = service.import_file(annuaire, None, str(write(tmp_path / "PS_LibreAcces_Personne_activite_2.txt", RPPS_HEADER, lines, trailing="|")))
+    assert (job.created, job.updated, job.removed) == (1, 1, 1)
+    assert service.find(annuaire, "lefevre vasculaires") == []
+
+
+def test_domain_list_import_syncs_the_trust_space(db, tmp_path):
+    def liste(*names):
+        domains = "".join(
+            f"<Domaine><Nom>{n}</Nom><Description>Opérateur</Description><DNCertificatOperateur>CN=op</DNCertificatOperateur>"
+            f"<DateMAJ>2026-01-01</DateMAJ></Domaine>"
+            for n in names
+        )
+        path = tmp_path / "listeblanchemssante.xml"
+        path.write_text(f'<?xml version="1.0" encoding="UTF-8"?><ListeBlancheMSSante xmlns="https://listeblanche.mssante.fr/schema">'
+                        f"<ListeDomaines>{domains}</ListeDomaines></ListeBlancheMSSante>")
+        return str(path)
+
+    job = service.import_domains(db, None, liste("medecin.mssante.fr", "ch-lemans.mssante.fr"))
+    assert (job.status, job.created) == ("done", 2)
+    job = service.import_domains(db, None, liste("Medecin.mssante.fr", "patient.mssante.fr"))
+    assert (job.created, job.removed, job.updated) == (1, 1, 0)
+    assert sorted(db.scalars(select(Domain.name))) == ["medecin.mssante.fr", "patient.mssante.fr"]
+    assert db.scalar(select(Import.kind).order_by(Import.id.desc())) == "domains"
+
+
+def test_staging_keeps_only_the_first_line_of_a_repeated_address(db):
+    report = sync.stage(db, ("address",), iter([(1, "a@x.fr"), (2, "a@x.fr")]), lambda rows: None)
+    assert (report.rows, report.merged) == (2, 1)

@@ -1,0 +1,196 @@
+"""The real mail stack (scripts/mailstack: Dovecot + Postfix on loopback) and mailboxes to fill."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import smtplib
+import subprocess
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+import pytest
+from imapclient import IMAPClient
+
+from mail.imap import ConnectionPool, ImapServer, ImapStore, MasterUserCredential
+from mail.imap_pool import open_connection
+from portal.settings import ROOT
+
+MAILSTACK = ROOT / "scripts" / "mailstack"
+DOMAIN = "tilleuls.test.mssante.fr"
+SMTP_PORT = 10025
+
+
+def _run(*args: str) -> str:
+    result = subprocess.run([str(MAILSTACK), *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        pytest.fail(
+            f"scripts/mailstack {' '.join(args)} failed ({result.returncode}); the mail tests need a "
+            f"running Dovecot + Postfix (as root: scripts/mailstack start).\n{result.stdout}\n{result.stderr}",
+            pytrace=False,
+        )
+    return result.stdout
+
+
+@pytest.fixture(scope="session")
+def mailstack() -> dict[str, str]:
+    """Start the stack (idempotent) and return its PORTAL_* settings."""
+    if os.geteuid() != 0:
+        pytest.fail("the mail tests start Dovecot + Postfix through scripts/mailstack, which needs root", pytrace=False)
+    _run("start")
+    env = {}
+    for line in _run("env").splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        env[name] = shlex.split(value)[0] if value else ""
+    return env
+
+
+@pytest.fixture(scope="session")
+def imap_server(mailstack) -> ImapServer:
+    return ImapServer(
+        host=mailstack["PORTAL_IMAP_HOST"],
+        port=int(mailstack["PORTAL_IMAP_PORT"]),
+        security=mailstack["PORTAL_IMAP_SECURITY"],
+        ca_file=mailstack["PORTAL_IMAP_CA_FILE"],
+        timeout_seconds=10,
+    )
+
+
+@pytest.fixture(scope="session")
+def imap_credential(mailstack) -> MasterUserCredential:
+    return MasterUserCredential(mailstack["PORTAL_IMAP_MASTER_USER"], mailstack["PORTAL_IMAP_MASTER_PASSWORD"])
+
+
+class CommandLog:
+    """Connection factory that records the IMAP command lines the adapter sends."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+
+    def __call__(self, server: ImapServer) -> IMAPClient:
+        client = open_connection(server)
+        send = client._imap.send
+
+        def recording_send(data: bytes) -> None:
+            self.lines.append(bytes(data))
+            send(data)
+
+        client._imap.send = recording_send
+        return client
+
+    def commands(self, name: bytes) -> list[bytes]:
+        """Lines of the commands `name` (b"UID SORT", b"UID FETCH", b"SELECT"...)."""
+        found = []
+        for line in self.lines:
+            parts = line.split(b" ", 1)
+            if len(parts) == 2 and parts[1].upper().startswith(name):
+                found.append(line)
+        return found
+
+
+@pytest.fixture()
+def imap_command_log() -> CommandLog:
+    return CommandLog()
+
+
+@pytest.fixture()
+def make_imap_store(imap_server, imap_credential):
+    stores = []
+
+    def make(**options) -> ImapStore:
+        pool = ConnectionPool(
+            options.pop("server", imap_server),
+            options.pop("credential", imap_credential),
+            connect=options.pop("connect", open_connection),
+            max_size=options.pop("max_size", 8),
+            disabled_capabilities=options.pop("disabled_capabilities", frozenset()),
+        )
+        store = ImapStore(pool, **options)
+        stores.append(store)
+        return store
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+@pytest.fixture()
+def imap_store(make_imap_store, imap_command_log) -> ImapStore:
+    return make_imap_store(connect=imap_command_log)
+
+
+@pytest.fixture()
+def new_imap_mailbox(mailstack):
+    """Create a fresh, empty mailbox (random password nobody here knows); returns its address."""
+
+    def make(name: str = "box") -> str:
+        address = f"{name}-{uuid.uuid4().hex[:10]}@{DOMAIN}"
+        _run("adduser", address)
+        return address
+
+    return make
+
+
+@pytest.fixture()
+def imap_mailbox(new_imap_mailbox) -> str:
+    return new_imap_mailbox()
+
+
+def message(
+    subject: str = "Bonjour",
+    sender: str = "Dr Alice Martin <alice@demo.mssante.fr>",
+    to: str = f"infirmiere@{DOMAIN}",
+    body: str = "Texte du message.",
+    date: datetime | None = None,
+    attachment: bytes | None = None,
+) -> bytes:
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Date"] = format_datetime(date or datetime.now(timezone.utc))
+    msg["Message-ID"] = f"<{uuid.uuid4().hex}@demo.mssante.fr>"
+    msg.set_content(body)
+    if attachment is not None:
+        msg.add_attachment(attachment, maintype="application", subtype="pdf", filename="compte-rendu.pdf")
+    return msg.as_bytes()
+
+
+@pytest.fixture()
+def imap_append(imap_server, imap_credential):
+    """append(mailbox, raw, folder="INBOX", flags=(), when=None) -> UID, through a separate connection."""
+    clients: dict[str, IMAPClient] = {}
+
+    def put(mailbox: str, raw: bytes, folder: str = "INBOX", flags=(), when: datetime | None = None) -> int:
+        client = clients.get(mailbox)
+        if client is None:
+            client = clients[mailbox] = open_connection(imap_server)
+            imap_credential.login(client, mailbox)
+        response = client.append(folder, raw, flags=flags, msg_time=when)
+        # "[APPENDUID <uidvalidity> <uid>] Append completed." (UIDPLUS)
+        return int(response.split(b"]")[0].split()[-1])
+
+    yield put
+    for client in clients.values():
+        client.logout()
+
+
+def send_smtp(recipient: str, raw: bytes, sender: str = "secretariat@demo.mssante.fr") -> None:
+    with smtplib.SMTP("127.0.0.1", SMTP_PORT, timeout=10) as smtp:
+        smtp.sendmail(sender, [recipient], raw)
+
+
+def wait_for(predicate, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def days_ago(days: float) -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=days)
