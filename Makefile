@@ -23,7 +23,7 @@ translations: $(BIN)/portal
 run: install
 	$(BIN)/portal db upgrade
 	$(BIN)/portal demo-seed --url http://$(HOST):$(PORT)
-	$(BIN)/portal run --host $(HOST) --port $(PORT)
+	scripts/run-demo $(BIN) $(HOST) $(PORT)
 
 test: install
 	scripts/test-services

@@ -1,13 +1,15 @@
 """Annuaire at national scale: import a synthetic MSSanté extraction (536,000 rows) and RPPS file
 (2.2 million rows) in the real formats, then time a set of varied searches (p50, p95).
 
-Run: .venv/bin/python bench/annuaire.py [--dir DIR] [--database-url URL]
-(files are generated once into DIR and reused; the database defaults to SQLite in a temporary directory)
+Run: .venv/bin/python bench/annuaire.py [--dir DIR] [--database-url URL] [--instance DIR [--search-only]]
+(files are generated once into DIR and reused; the database defaults to SQLite in a temporary directory,
+or in the instance directory given, which --search-only then searches again without importing)
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import random
 import statistics
 import string
@@ -115,25 +117,40 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "annuaire-bench")
     parser.add_argument("--database-url")
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--instance", type=Path, help="keep the SQLite database in this directory")
+    parser.add_argument("--search-only", action="store_true", help="search the database of --instance again")
+    parser.add_argument("--query", action="append", help="search these queries rather than the set")
+    parser.add_argument("--verbose", action="store_true", help="log the duration of each import step")
     args = parser.parse_args()
+    if args.verbose:
+        logging.basicConfig(format="    %(message)s")
+        logging.getLogger("portal.annuaire").setLevel(logging.DEBUG)
     args.dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     mssante, rpps = generate(args.dir)
     print(f"files ready in {args.dir} ({time.perf_counter() - started:.0f} s)")
-    with tempfile.TemporaryDirectory() as instance:
-        app = create_app(Settings(env="test", instance_path=Path(instance), database_url=args.database_url))
-        migrate.run(app.extensions["database"].engine, "upgrade", "heads")
+    with tempfile.TemporaryDirectory() as scratch:
+        instance = args.instance or Path(scratch)
+        instance.mkdir(parents=True, exist_ok=True)
+        app = create_app(Settings(env="test", instance_path=instance, database_url=args.database_url))
+        if not args.search_only:
+            if args.instance:  # a database kept from a previous run
+                migrate.run(app.extensions["database"].engine, "downgrade", "base")
+            migrate.run(app.extensions["database"].engine, "upgrade", "heads")
+        imports = () if args.search_only else (
+            ("RPPS import (2.2M rows)", rpps), ("MSSanté import (536k rows)", mssante),
+            ("MSSanté re-import, unchanged (sync)", mssante),
+        )  # fmt: skip
         with app.app_context():
             db = database.session()
-            for label, path in (("RPPS import (2.2M rows)", rpps), ("MSSanté import (536k rows)", mssante),
-                                ("MSSanté re-import, unchanged (sync)", mssante)):  # fmt: skip
+            for label, path in imports:
                 start = time.perf_counter()
                 job = service.import_file(db, None, str(path))
                 seconds = time.perf_counter() - start
                 print(f"{label:<38} {seconds:6.1f} s  {job.rows_read / seconds:9,.0f} rows/s  status={job.status} "
                       f"created={job.created} updated={job.updated} removed={job.removed} rejected={job.rejected_count}")  # fmt: skip
             durations = []
-            for query in QUERIES:
+            for query in args.query or QUERIES:
                 times = []
                 for _ in range(args.rounds):
                     start = time.perf_counter()
@@ -145,7 +162,7 @@ def main() -> None:
                       f"{len(results)} results, first: {results[0].display_name if results else '-'}")
             durations.sort()
             p50, p95 = durations[len(durations) // 2], durations[int(len(durations) * 0.95)]
-            print(f"search over {len(QUERIES)} queries x {args.rounds}: p50 {p50 * 1000:.2f} ms, p95 {p95 * 1000:.2f} ms")
+            print(f"search over {len(args.query or QUERIES)} queries x {args.rounds}: p50 {p50 * 1000:.2f} ms, p95 {p95 * 1000:.2f} ms")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from mail.cli import cli
+from mail.demo import seed_mailboxes
 from mail.imap import store_from_settings
 from mail.views import bp
 
@@ -11,6 +13,9 @@ from mail.views import bp
 def init_app(app: Flask) -> None:
     """Wire the webmail into the portal; without an IMAP server configured, its pages say it is off."""
     app.register_blueprint(bp)
+    app.cli.add_command(cli)  # portal mail embedded | env | render
+    # Features add their part of the demo data; portal.demo.seed calls them in its transaction.
+    app.extensions.setdefault("demo_seeders", []).append(seed_mailboxes)
     settings = app.config["PORTAL_SETTINGS"]
     if settings.imap_host:
         app.extensions["mail.store"] = store_from_settings(settings)

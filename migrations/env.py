@@ -6,6 +6,7 @@ from alembic import context
 
 # Every model registers on Base.metadata, which autogenerate compares with the database.
 import mail.models  # noqa: F401
+import notices.models  # noqa: F401
 import portal.annuaire.models  # noqa: F401
 import portal.models  # noqa: F401
 from portal.database import Base

@@ -1,1 +1,14 @@
 """The information-notice feature: usagers, DMP notices, opposition links and their proof."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from notices.cli import cli
+from notices.views import bp
+
+
+def init_app(app: Flask) -> None:
+    """Wire the feature's pages and its `portal notices` commands into the portal."""
+    app.register_blueprint(bp)
+    app.cli.add_command(cli)

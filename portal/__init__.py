@@ -48,8 +48,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in (auth_bp, home_bp, admin_bp, audit_bp, annuaire_bp, i18n_bp):
         app.register_blueprint(blueprint)
 
+    # Features are imported here only: portal never depends on them elsewhere.
     import mail
+    import notices
 
     mail.init_app(app)
+    notices.init_app(app)
     return app
 

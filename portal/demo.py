@@ -64,6 +64,9 @@ def seed(db: Session) -> list[DemoAccount]:
         db.add(user)
         role_label = " + ".join(sorted(str(role.label) for role in roles))
         accounts.append(DemoAccount(role_label, email, password, secret, totp.provisioning_uri(secret, email, issuer)))
+    db.flush()
+    for contribute in current_app.extensions.get("demo_seeders", ()):  # e.g. the mail feature's mailboxes
+        contribute(db, establishment)
     record(db, "demo.seeded", outcome=SUCCESS, actor_label="portal demo-seed", target=establishment.finess)
     db.commit()
     return accounts

@@ -65,15 +65,18 @@ def upgrade() -> None:
     sa.Column('own_text', sa.Text(), nullable=False),
     sa.Column('rpps_text', sa.Text(), nullable=False),
     sa.Column('row_hash', sa.String(length=16), nullable=False),
+    sa.Column('name_rank', sa.BigInteger(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_annuaire_entries')),
     sa.UniqueConstraint('address', name=op.f('uq_annuaire_entries_address'))
     )
     op.create_index('ix_annuaire_entries_name', 'annuaire_entries', ['name_key', 'first_key'], unique=False)
     op.create_index(op.f('ix_annuaire_entries_national_id'), 'annuaire_entries', ['national_id'], unique=False)
+    op.create_index(op.f('ix_annuaire_entries_name_rank'), 'annuaire_entries', ['name_rank'], unique=False)
     op.create_table('annuaire_name_variants',
     sa.Column('variant', sort_key(), nullable=False),
     sa.Column('name_key', sort_key(), nullable=False),
-    sa.PrimaryKeyConstraint('variant', 'name_key', name=op.f('pk_annuaire_name_variants'))
+    sa.PrimaryKeyConstraint('variant', 'name_key', name=op.f('pk_annuaire_name_variants')),
+    sqlite_with_rowid=False
     )
     op.create_table('annuaire_professionals',
     sa.Column('national_id', sa.String(length=20), nullable=False),
@@ -114,6 +117,7 @@ def downgrade() -> None:
     op.drop_table('annuaire_imports')
     op.drop_table('annuaire_professionals')
     op.drop_table('annuaire_name_variants')
+    op.drop_index(op.f('ix_annuaire_entries_name_rank'), table_name='annuaire_entries')
     op.drop_index(op.f('ix_annuaire_entries_national_id'), table_name='annuaire_entries')
     op.drop_index('ix_annuaire_entries_name', table_name='annuaire_entries')
     op.drop_table('annuaire_entries')
@@ -132,25 +136,13 @@ def _create_full_text_index() -> None:
             "USING gin (to_tsvector('simple', own_text || ' ' || rpps_text))"
         )
         return
-    # detail=none: only "which rows hold a word starting so", all the search asks.
+    # detail=none: only "which rows hold a word starting so", all the search asks; columnsize=0: no
+    # word counts, which only ranking functions read (half the build time). The rowid is the entry's
+    # name_rank, so that matches come in ranking order and a LIMIT stops the walk early. No trigger:
+    # portal.annuaire.sync, the only writer of the entries, keeps it in step (in bulk).
     op.execute(
         "CREATE VIRTUAL TABLE annuaire_entries_fts USING fts5(own_text, rpps_text, "
-        "content='annuaire_entries', content_rowid='id', detail='none', prefix='2 3')"
-    )
-    op.execute(
-        "CREATE TRIGGER annuaire_entries_fts_insert AFTER INSERT ON annuaire_entries BEGIN "
-        "INSERT INTO annuaire_entries_fts (rowid, own_text, rpps_text) VALUES (new.id, new.own_text, new.rpps_text); END"
-    )
-    op.execute(
-        "CREATE TRIGGER annuaire_entries_fts_delete AFTER DELETE ON annuaire_entries BEGIN "
-        "INSERT INTO annuaire_entries_fts (annuaire_entries_fts, rowid, own_text, rpps_text) "
-        "VALUES ('delete', old.id, old.own_text, old.rpps_text); END"
-    )
-    op.execute(
-        "CREATE TRIGGER annuaire_entries_fts_update AFTER UPDATE OF own_text, rpps_text ON annuaire_entries BEGIN "
-        "INSERT INTO annuaire_entries_fts (annuaire_entries_fts, rowid, own_text, rpps_text) "
-        "VALUES ('delete', old.id, old.own_text, old.rpps_text); "
-        "INSERT INTO annuaire_entries_fts (rowid, own_text, rpps_text) VALUES (new.id, new.own_text, new.rpps_text); END"
+        "content='annuaire_entries', content_rowid='name_rank', detail='none', columnsize=0, prefix='2 3')"
     )
 
 
@@ -158,6 +150,4 @@ def _drop_full_text_index() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX annuaire_entries_fts")
         return
-    for trigger in ("insert", "delete", "update"):
-        op.execute(f"DROP TRIGGER annuaire_entries_fts_{trigger}")
     op.execute("DROP TABLE annuaire_entries_fts")

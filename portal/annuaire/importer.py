@@ -6,7 +6,6 @@ ready for staging, and reports the lines it cannot read.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import os
@@ -14,14 +13,15 @@ import shutil
 import tempfile
 import urllib.request
 import zipfile
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import BinaryIO
 from xml.etree import ElementTree
 
-from portal.annuaire.text import fold, words
+from portal.annuaire.text import FOLD_TABLE as _FOLD
+from portal.annuaire.text import FoldCache, WordCache
 
 MSSANTE = "mssante"
 RPPS = "rpps"
@@ -91,7 +91,7 @@ class Source:
         return self.reader.count
 
     def text(self) -> io.TextIOWrapper:
-        # utf-8-sig drops a BOM; newline="" leaves CRLF to the csv reader, which strips it.
+        # utf-8-sig drops a BOM; newline="" splits lines at CR, LF or CRLF and leaves the ending to strip.
         return io.TextIOWrapper(io.BufferedReader(self.reader, 1 << 20), encoding="utf-8-sig", errors="replace", newline="")
 
 
@@ -124,85 +124,129 @@ def _zip_member(archive: zipfile.ZipFile) -> zipfile.ZipInfo:
 
 def rows(source: Source) -> tuple[str, Iterator[tuple | Rejected]]:
     """The kind of file (MSSANTE or RPPS), and its rows as (line, *FIELDS) tuples or rejections."""
-    reader = csv.reader(source.text(), delimiter="|", quoting=csv.QUOTE_NONE)
-    header = [name.strip() for name in next(reader, [])]
+    lines = source.text()
+    # The format has no quoting: a line is its values joined by "|".
+    header = [name.strip() for name in next(lines, "").rstrip("\r\n").split("|")]
+    if header == [""]:
+        header = []
     if all(name in header for name in MSSANTE_REQUIRED):
-        return MSSANTE, _records(reader, header, _mssante_row)
+        return MSSANTE, _mssante_rows(lines, header)
     if all(name in header for name in RPPS_REQUIRED):
-        return RPPS, _records(reader, header, _rpps_row)
+        return RPPS, _rpps_rows(lines, header)
     raise UnreadableFile("en-tête non reconnu : ni extraction MSSanté ni fichier RPPS")
 
 
-def _records(reader, header: list[str], convert) -> Iterator[tuple | Rejected]:
-    index = {name: i for i, name in enumerate(header) if name}
+def _records(lines: Iterator[str], header: list[str], names: tuple[str, ...]) -> Iterator[tuple[int, tuple] | Rejected]:
+    """(line, the values of `names`) for each readable line; a column absent from an older file reads as empty."""
+    index = {}
+    for i, name in enumerate(header):
+        if name:
+            index[name] = i  # the last column of a repeated name, as a dict of the header would say
     width = len(header)
-    for row in reader:
-        line = reader.line_num
+    pick = itemgetter(*(index.get(name, width) for name in names))
+    for line_number, line in enumerate(lines, 2):
+        line = line.rstrip("\r\n")
+        if not line:
+            continue  # a blank line is no row at all
+        row = line.split("|")
         if len(row) != width:
-            if row:  # a blank line is no row at all
-                yield Rejected(line, f"{len(row)} colonnes au lieu de {width}")
+            yield Rejected(line_number, f"{len(row)} colonnes au lieu de {width}")
             continue
-        if any("\ufffd" in value for value in row):
-            yield Rejected(line, "caractères non UTF-8")
+        if "\ufffd" in line:
+            yield Rejected(line_number, "caractères non UTF-8")
             continue
-        # Columns absent from an older file read as empty.
-        yield convert(line, defaultdict(str, {name: row[i].strip() for name, i in index.items()}))
+        row.append("")
+        yield line_number, pick(row)
 
 
-def _mssante_row(line: int, get: defaultdict[str, str]) -> tuple | Rejected:
-    address = get["Adresse BAL"].lower()
-    local, _, domain = address.partition("@")
-    if not local or "." not in domain or "@" in domain or " " in address:
-        return Rejected(line, f"adresse BAL invalide : {get['Adresse BAL'][:80]!r}")
-    bal_type = get["Type de BAL"].upper()
-    if bal_type not in BAL_TYPES:
-        return Rejected(line, f"type de BAL inconnu : {get['Type de BAL'][:10]!r}")
-    structure = get["Raison Sociale structure BAL"] or get["Enseigne commerciale structure BAL"]
-    street = " ".join(
-        part
-        for part in (
-            get["L4NUMEROVOIE structure BAL"], get["L4COMPLEMENTNUMEROVOIE structure BAL"],
-            get["NL4TYPEVOIE structure BAL"], get["L4LIBELLEVOIE structure BAL"],
+_MSSANTE_COLUMNS = (
+    "Adresse BAL", "Type de BAL", "Raison Sociale structure BAL", "Enseigne commerciale structure BAL",
+    "L4NUMEROVOIE structure BAL", "L4COMPLEMENTNUMEROVOIE structure BAL", "NL4TYPEVOIE structure BAL",
+    "L4LIBELLEVOIE structure BAL", "Code postal structure BAL", "L6LIGNEACHEMINEMENT structure BAL",
+    "Nom d'exercice", "Prénom d'exercice", "Service de rattachement", "Identification nationale PP",
+    "Civilité d'exercice", "Code Profession", "Libellé Profession", "Libellé savoir-faire",
+    "Identification Structure", "Département structure BAL", "L2COMPLEMENTLOCALISATION structure BAL",
+    "L3COMPLEMENTDISTRIBUTION structure BAL", "L5LIEUDITMENTION structure BAL",
+)  # fmt: skip
+
+
+def _mssante_rows(lines: Iterator[str], header: list[str]) -> Iterator[tuple | Rejected]:
+    # Names, labels and places come back on many lines: their words are folded once (see WordCache).
+    cached, folded, blake2b, translate = WordCache(), FoldCache(), hashlib.blake2b, str.translate
+    for record in _records(lines, header, _MSSANTE_COLUMNS):
+        if type(record) is Rejected:
+            yield record
+            continue
+        line, values = record
+        (raw_address, raw_type, raison, enseigne, number, number_complement, street_type, street_name, postal_code,
+         l6, last, first, service, national_id, civility, profession_code, profession, specialty, structure_id,
+         department, l2, l3, l5) = map(str.strip, values)  # fmt: skip
+        address = raw_address.lower()
+        local, _, domain = address.partition("@")
+        if not local or "." not in domain or "@" in domain or " " in address:
+            yield Rejected(line, f"adresse BAL invalide : {raw_address[:80]!r}")
+            continue
+        bal_type = raw_type.upper()
+        if bal_type not in BAL_TYPES:
+            yield Rejected(line, f"type de BAL inconnu : {raw_type[:10]!r}")
+            continue
+        structure = raison or enseigne
+        street = " ".join(part for part in (number, number_complement, street_type, street_name) if part)
+        # L6 reads "72000 LE MANS": the town is what follows the postal code.
+        city = l6.removeprefix(postal_code).strip()
+        if bal_type == "PER":
+            name_key, first_key = folded[last], folded[first]
+        else:  # a service's mailboxes sort under their structure
+            name_key, first_key = folded[structure], folded[service]
+        fields = (
+            address, bal_type, national_id, civility, last, first, profession_code, profession, specialty,
+            structure_id, structure, service, street, postal_code, city, department,
+        )  # fmt: skip
+        # The words of the address (already lower case), names, labels and place, in this order.
+        own_text = " ".join(
+            dict.fromkeys(
+                (
+                    *translate(local, _FOLD).split(), *cached[domain.removesuffix(".mssante.fr")], *cached[last],
+                    *cached[first], *cached[profession, specialty],
+                    *cached[structure, enseigne, service, l2, l3, street, l5, postal_code, city, department],
+                )
+            )
         )
-        if part
-    )  # fmt: skip
-    postal_code = get["Code postal structure BAL"]
-    # L6 reads "72000 LE MANS": the town is what follows the postal code.
-    city = get["L6LIGNEACHEMINEMENT structure BAL"].removeprefix(postal_code).strip()
-    last, first, service = get["Nom d'exercice"], get["Prénom d'exercice"], get["Service de rattachement"]
-    if bal_type == "PER":
-        name_key, first_key = fold(last), fold(first)
-    else:  # a service's mailboxes sort under their structure
-        name_key, first_key = fold(structure), fold(service)
-    fields = (
-        address, bal_type, get["Identification nationale PP"], get["Civilité d'exercice"], last, first,
-        get["Code Profession"], get["Libellé Profession"], get["Libellé savoir-faire"],
-        get["Identification Structure"], structure, service, street, postal_code, city,
-        get["Département structure BAL"],
-    )  # fmt: skip
-    own_text = " ".join(
-        words(
-            local, domain.removesuffix(".mssante.fr"), last, first, *fields[7:9], structure,
-            get["Enseigne commerciale structure BAL"], service, get["L2COMPLEMENTLOCALISATION structure BAL"],
-            get["L3COMPLEMENTDISTRIBUTION structure BAL"], street, get["L5LIEUDITMENTION structure BAL"],
-            postal_code, city, fields[15],
-        )
-    )
-    digest = hashlib.blake2b("|".join(fields).encode(), digest_size=8).hexdigest()
-    return (line, *fields, name_key[:100], first_key[:100], own_text, digest)
+        # The fingerprint covers every stored value, the searched words too.
+        digest = blake2b(f"{'|'.join(fields)}|{own_text}".encode(), digest_size=8).hexdigest()
+        yield (line, *fields, name_key[:100], first_key[:100], own_text, digest)
 
 
-def _rpps_row(line: int, get: defaultdict[str, str]) -> tuple | Rejected:
-    national_id = get["Identification nationale PP"]
-    if not national_id.isdigit():
-        return Rejected(line, f"identification nationale invalide : {national_id[:20]!r}")
-    fields = (
-        national_id, get["Code profession"], get["Libellé profession"], get["Code savoir-faire"],
-        get["Libellé savoir-faire"], get["Code mode exercice"], get["Libellé mode exercice"],
-        get["Raison sociale site"] or get["Enseigne commerciale site"],
-        get["Code postal (coord. structure)"], get["Libellé commune (coord. structure)"],
-    )  # fmt: skip
-    return (line, *fields, " ".join(words(fields[2], fields[4], fields[7], fields[9])))
+_RPPS_COLUMNS = (
+    "Identification nationale PP", "Code profession", "Libellé profession", "Code savoir-faire",
+    "Libellé savoir-faire", "Code mode exercice", "Libellé mode exercice", "Raison sociale site",
+    "Enseigne commerciale site", "Code postal (coord. structure)", "Libellé commune (coord. structure)",
+)  # fmt: skip
+
+
+def _rpps_rows(lines: Iterator[str], header: list[str]) -> Iterator[tuple | Rejected]:
+    cached = WordCache()
+    # The same labels, structure and town come back on many lines: their words are worked out once.
+    summaries: dict[tuple[str, str, str, str], str] = {}
+    for record in _records(lines, header, _RPPS_COLUMNS):
+        if type(record) is Rejected:
+            yield record
+            continue
+        line, values = record
+        (national_id, profession_code, profession, specialty_code, specialty, mode_code, mode, raison, enseigne,
+         postal_code, city) = map(str.strip, values)  # fmt: skip
+        if not national_id.isdigit():
+            yield Rejected(line, f"identification nationale invalide : {national_id[:20]!r}")
+            continue
+        structure = raison or enseigne
+        key = (profession, specialty, structure, city)
+        summary = summaries.get(key)
+        if summary is None:
+            if len(summaries) >= 200_000:
+                summaries.clear()
+            summary = summaries[key] = " ".join(cached[key])
+        yield (line, national_id, profession_code, profession, specialty_code, specialty, mode_code, mode, structure,
+               postal_code, city, summary)  # fmt: skip
 
 
 def parse_domains(stream: BinaryIO) -> list[Domain]:

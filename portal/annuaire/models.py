@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from portal.database import Base, utcnow
@@ -60,6 +60,11 @@ class Entry(Base):
     rpps_text: Mapped[str] = mapped_column(Text, default="")
     # Fingerprint of the extraction's fields: a re-import updates only the rows that changed.
     row_hash: Mapped[str] = mapped_column(String(16))
+    # Position in the ranking order (name_key, first_key, id), with gaps so that a re-import can slot new
+    # entries in without renumbering the others. It is the rowid of the SQLite full-text index, so that
+    # a match walks the entries in ranking order and a page stops after a few rows. Empty only while an
+    # import runs (see sync.merge_entries).
+    name_rank: Mapped[int | None] = mapped_column(BigInteger, index=True)
 
     professional: Mapped[Professional | None] = relationship(
         primaryjoin=foreign(national_id) == Professional.national_id, viewonly=True, lazy="raise"
@@ -94,6 +99,7 @@ class NameVariant(Base):
     """A surname key with one letter deleted: two names within one typo share a variant."""
 
     __tablename__ = "annuaire_name_variants"
+    __table_args__ = {"sqlite_with_rowid": False}  # the key is all the row: one b-tree, not two
 
     variant: Mapped[str] = mapped_column(sort_key(100), primary_key=True)
     name_key: Mapped[str] = mapped_column(sort_key(100), primary_key=True)

@@ -8,7 +8,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Connection, and_, column, exists, func, literal_column, not_, or_, select, table, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    column,
+    exists,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    table,
+    true,
+)
 from sqlalchemy.orm import Session, selectinload
 
 from portal import database
@@ -42,8 +55,9 @@ def _pinned(db: Session) -> Iterator[Session]:
     if isinstance(bind, Connection):  # already one connection (the tests' rolled-back one)
         yield db
         return
-    with bind.connect() as connection, Session(bind=connection, expire_on_commit=False) as pinned:
-        yield pinned
+    with bind.connect() as connection, sync.bulk_settings(connection):
+        with Session(bind=connection, expire_on_commit=False) as pinned:
+            yield pinned
 
 
 def import_file(db: Session, actor: User | None, location: str, progress: Callable[[Import], None] | None = None) -> Import:
@@ -67,8 +81,10 @@ def _import_file(db: Session, actor: User | None, location: str, progress: Calla
         with importer.open_source(location) as source:
             job.size = source.size
             job.kind, records = importer.rows(source)
-            report = sync.stage(db, FIELDS[job.kind], records, step)
-            MERGES[job.kind](db, report)
+            with sync.timed("read and staged"):
+                report = sync.stage(db, FIELDS[job.kind], records, step)
+            with sync.timed("merged"):
+                MERGES[job.kind](db, report)
             job.bytes_read = source.bytes_read
             return report
 
@@ -175,35 +191,153 @@ def find(db: Session, query: str, filters: Filters = Filters(), *, limit: int = 
     tokens = words(query)[:MAX_WORDS]
     wanted = min(offset, MAX_OFFSET) + limit
     ids: list[int] = []
-    for tier in _tiers(db, tokens):
+    for tier in _Tiers(db, tokens, filters):
         if len(ids) >= wanted:
             break
-        stmt = select(Entry.id).where(tier, *_filter_conditions(filters))
-        if filters.profession:
-            stmt = stmt.outerjoin(Professional, Professional.national_id == Entry.national_id)
-        stmt = stmt.order_by(Entry.name_key, Entry.first_key, Entry.id).limit(wanted - len(ids))
-        ids += db.scalars(stmt)
+        ids += tier(wanted - len(ids))
     page = ids[min(offset, MAX_OFFSET) :]
     loaded = {e.id: e for e in db.scalars(select(Entry).where(Entry.id.in_(page)).options(selectinload(Entry.professional)))}
     return [loaded[i] for i in page]
 
 
-def _tiers(db: Session, tokens: list[str]):
-    """Disjoint conditions, best first. A word that picks the surname needs no full-text test."""
-    if not tokens:
-        yield true()
-        return
-    postgres = db.get_bind().dialect.name == "postgresql"
-    others = lambda token: _matches([t for t in tokens if t != token], postgres)  # noqa: E731
-    yield or_(*(and_(Entry.name_key == t, others(t)) for t in tokens))
-    yield and_(Entry.name_key.not_in(tokens), or_(*(and_(_starts(t), others(t)) for t in tokens)))
-    any_prefix = or_(*(_starts(t) for t in tokens))
-    fuzzy = {t: _one_typo_names(db, t) for t in tokens if len(t) >= FUZZY_MIN_LENGTH}
-    near = [and_(Entry.name_key.in_(names), others(t)) for t, names in fuzzy.items() if names]
-    if near:
-        yield or_(*near)
-    fuzzy_names = sorted({name for names in fuzzy.values() for name in names})
-    yield and_(_matches(tokens, postgres), not_(any_prefix), Entry.name_key.not_in(fuzzy_names))
+_FTS = table("annuaire_entries_fts", column("rowid"))
+_FTS_MATCH = literal_column("annuaire_entries_fts").op("MATCH")
+# Spelled as the index of migration 0002 is, so that PostgreSQL uses it.
+_PG_DOCUMENT = literal_column("to_tsvector('simple', annuaire_entries.own_text || ' ' || annuaire_entries.rpps_text)")
+_NAME_ORDER = (Entry.name_key, Entry.first_key, Entry.id)
+# The FTS5 table's longest prefix index (migration 0002: prefix='2 3'), and the ranks (of about
+# 5000 entries) a walk on a shorter prefix goes through before it reads a token's own words.
+_PREFIX_INDEXED = 3
+_WINDOWS = tuple(n * sync.RANK_GAP for n in (5_000, 45_000))
+
+
+class _Tiers:
+    """Disjoint sets of entries, best first: the words' entries whose surname is one of the words, starts with
+    one, is one typo away from one, then the others. A word that picks the surname needs no full-text test.
+
+    Each set is read in ranking order and stops at the rows asked for: a surname (or a surname prefix) is
+    a run of consecutive ranks, so the other words are matched inside that run only; on SQLite the
+    full-text index's rowid is the rank, so that a match walks the entries in ranking order.
+    """
+
+    def __init__(self, db: Session, tokens: list[str], filters: Filters):
+        self.db, self.tokens, self.filters = db, tokens, filters
+        self.sqlite = db.get_bind().dialect.name == "sqlite"
+        self.fuzzy: dict[str, list[str]] = {}
+
+    def __iter__(self):
+        if not self.tokens:
+            yield lambda need: self._ids(self._select(true()).order_by(*_NAME_ORDER).limit(need))
+            return
+        yield self._same_name
+        yield self._name_prefix
+        self.fuzzy = {t: _one_typo_names(self.db, t) for t in self.tokens if len(t) >= FUZZY_MIN_LENGTH}
+        if any(self.fuzzy.values()):
+            yield self._near_name
+        yield self._other_words
+
+    def _others(self, token: str) -> list[str]:
+        return [t for t in self.tokens if t != token]
+
+    def _same_name(self, need: int) -> list[int]:
+        return self._union([self._in_run(Entry.name_key == t, self._others(t), need) for t in self.tokens], need)
+
+    def _name_prefix(self, need: int) -> list[int]:
+        runs = [
+            self._in_run(_starts(t), self._others(t), need, also=Entry.name_key.not_in(self.tokens)) for t in self.tokens
+        ]
+        return self._union(runs, need)
+
+    def _near_name(self, need: int) -> list[int]:
+        runs = [self._in_run(Entry.name_key == name, self._others(t), need) for t, names in self.fuzzy.items() for name in names]
+        return self._union(runs, need)
+
+    def _other_words(self, need: int) -> list[int]:
+        fuzzy_names = sorted({name for names in self.fuzzy.values() for name in names})
+        outside = [not_(or_(*(_starts(t) for t in self.tokens))), Entry.name_key.not_in(fuzzy_names)]
+        if self.sqlite:
+            return [i for _, i in self._full_text(self.tokens, outside, need)]
+        stmt = self._select(_pg_matches(self.tokens), *outside).order_by(Entry.name_rank).limit(need)
+        return self._ids(stmt)
+
+    def _in_run(self, run: ColumnElement[bool], others: list[str], need: int, also=None) -> list[tuple[int, int]]:
+        """(rank, id) of the first entries of a run of names (one surname, or a prefix) that match the other words."""
+        conditions = [run] if also is None else [run, also]
+        if not others:
+            return self._rows(self._select(*conditions).order_by(*_NAME_ORDER).limit(need))
+        if not self.sqlite:
+            return self._rows(self._select(*conditions, _pg_matches(others)).order_by(*_NAME_ORDER).limit(need))
+        first = self.db.scalar(select(Entry.name_rank).where(run).order_by(*_NAME_ORDER).limit(1))
+        if first is None:
+            return []
+        last = self.db.scalar(select(Entry.name_rank).where(run).order_by(*(c.desc() for c in _NAME_ORDER)).limit(1))
+        return self._full_text(others, conditions, need, first, last)
+
+    def _select(self, *conditions):
+        stmt = select(Entry.name_rank, Entry.id).where(*conditions, *_filter_conditions(self.filters))
+        if self.filters.profession:
+            stmt = stmt.outerjoin(Professional, Professional.national_id == Entry.national_id)
+        return stmt
+
+    def _full_text(self, tokens: list[str], conditions: list, need: int, first: int | None = None,
+                   last: int | None = None) -> list[tuple[int, int]]:  # fmt: skip
+        """(rank, id) of the first entries, in rank order, whose words start with every token (SQLite).
+
+        FTS5 walks a prefix of 2 or 3 letters lazily, from its prefix index, but reads every word of a
+        longer prefix before it returns a row. So a longer token walks its first 3 letters and a GLOB on
+        the entry's words checks the rest: the walk stops at the rows asked for. Should the first ranks
+        (about 50,000 entries, in two windows) not give them, the tokens are rarer than their first letters
+        and the rest of the range reads their own words from the index. A 1-letter token is only checked
+        by GLOB.
+        """
+        document = literal_column("' ' || annuaire_entries.own_text || ' ' || annuaire_entries.rpps_text")
+        checks = [document.op("GLOB")(f"* {t}*") for t in tokens if len(t) == 1 or len(t) > _PREFIX_INDEXED]
+        conditions = [*conditions, *checks, *_filter_conditions(self.filters)]
+        walked = " ".join(f'"{t[:_PREFIX_INDEXED]}"*' for t in tokens if len(t) > 1)
+        if not walked:  # only 1-letter words: the entries themselves, in rank order
+            inside = [] if first is None else [Entry.name_rank.between(first, last)]
+            return self._rows(self._select(*conditions, *inside).order_by(Entry.name_rank).limit(need))
+        start = 0 if first is None else first
+        if not any(len(t) > _PREFIX_INDEXED for t in tokens):
+            return self._matches(walked, conditions, need, start, last)
+        rows: list[tuple[int, int]] = []
+        for window in _WINDOWS:  # ever wider, as long as they leave rows to find
+            end = start + window - 1
+            if last is not None and end >= last:
+                return rows + self._matches(walked, conditions, need - len(rows), start, last)
+            rows += self._matches(walked, conditions, need - len(rows), start, end)
+            if len(rows) >= need:
+                return rows
+            start = end + 1
+        exact = " ".join(f'"{t}"*' for t in tokens if len(t) > 1)
+        return rows + self._matches(exact, conditions, need - len(rows), start, last)
+
+    def _matches(self, expression: str, conditions: list, need: int, first: int, last: int | None):
+        stmt = self._joined(_FTS.c.rowid, _FTS).where(_FTS_MATCH(expression), _FTS.c.rowid >= first, *conditions)
+        if last is not None:
+            stmt = stmt.where(_FTS.c.rowid <= last)
+        return self._rows(stmt.order_by(_FTS.c.rowid).limit(need))
+
+    def _joined(self, rowid, source=None):
+        stmt = select(rowid, Entry.id).select_from(source if source is not None else rowid.table)
+        stmt = stmt.join(Entry, Entry.name_rank == rowid)
+        if self.filters.profession:
+            stmt = stmt.outerjoin(Professional, Professional.national_id == Entry.national_id)
+        return stmt
+
+    def _rows(self, stmt) -> list[tuple[int, int]]:
+        return [tuple(row) for row in self.db.execute(stmt)]
+
+    def _ids(self, stmt) -> list[int]:
+        return [i for _, i in self._rows(stmt)]
+
+    @staticmethod
+    def _union(runs: list[list[tuple[int, int]]], need: int) -> list[int]:
+        """The first ids of several runs together, in rank order: each run holds its own first ones."""
+        if len(runs) == 1:
+            return [i for _, i in runs[0]][:need]
+        merged = sorted({row for rows in runs for row in rows})
+        return list(dict.fromkeys(i for _, i in merged))[:need]
 
 
 def _starts(token: str) -> ColumnElement[bool]:
@@ -217,19 +351,9 @@ def _one_typo_names(db: Session, token: str) -> list[str]:
     return sorted(name for name in candidates if within_one_typo(token, name) and not name.startswith(token))
 
 
-_FTS = table("annuaire_entries_fts", column("rowid"))
-# Spelled as the index of migration 0002 is, so that PostgreSQL uses it.
-_PG_DOCUMENT = literal_column("to_tsvector('simple', annuaire_entries.own_text || ' ' || annuaire_entries.rpps_text)")
-
-
-def _matches(tokens: list[str], postgres: bool) -> ColumnElement[bool]:
+def _pg_matches(tokens: list[str]) -> ColumnElement[bool]:
     """Every token starts a word of the entry (its extraction or RPPS words)."""
-    if not tokens:
-        return true()
-    if postgres:
-        return _PG_DOCUMENT.op("@@")(func.to_tsquery("simple", " & ".join(f"{t}:*" for t in tokens)))
-    match = literal_column("annuaire_entries_fts").op("MATCH")(" ".join(f'"{t}"*' for t in tokens))
-    return Entry.id.in_(select(_FTS.c.rowid).where(match))
+    return _PG_DOCUMENT.op("@@")(func.to_tsquery("simple", " & ".join(f"{t}:*" for t in tokens)))
 
 
 def _filter_conditions(filters: Filters) -> list[ColumnElement[bool]]:

@@ -35,6 +35,8 @@ ACTION_LABELS = {
     "access.denied": _l("Accès refusé"),
     "annuaire.import": _l("Import de l'annuaire"),
     "demo.seeded": _l("Données de démonstration créées"),
+    "notices.usager_created": _l("Usager enregistré"),
+    "notices.usager_updated": _l("Dossier d'usager modifié"),
 }
 
 

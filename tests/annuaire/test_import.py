@@ -134,3 +134,38 @@ def test_domain_list_import_syncs_the_trust_space(db, tmp_path):
 def test_staging_keeps_only_the_first_line_of_a_repeated_address(db):
     report = sync.stage(db, ("address",), iter([(1, "a@x.fr"), (2, "a@x.fr")]), lambda rows: None)
     assert (report.rows, report.merged) == (2, 1)
+
+
+def test_a_small_reimport_patches_ranks_and_full_text_as_a_fresh_load_would(db, tmp_path, monkeypatch):
+    """Few changes slot new names between the ranks of their neighbours and patch the full-text index."""
+    base = [
+        mssante_line(f"p{i}@medecin.mssante.fr", last=f"NOM{i:02d}", first="Jean", national_id=f"8100000001{i:02d}",
+                     profession="10", postal_code="69003", city="Lyon", department="69")
+        for i in range(0, 60, 2)
+    ]  # fmt: skip
+    path = lambda name, lines: str(write(tmp_path / f"Extraction_Correspondance_MSSante_{name}.txt", MSSANTE_HEADER, lines))  # noqa: E731
+    service.import_file(db, None, path("1", base))
+    changed = [
+        *base[:5], base[5].replace("NOM10", "NOM31"),  # renamed: a new rank
+        *base[7:20], base[20].replace("Lyon", "Nantes").replace("LYON", "NANTES"),  # new words, same rank
+        *base[21:],  # base[6] removed
+        mssante_line("p99@medecin.mssante.fr", last="NOM13", first="Anne", postal_code="69003", city="Lyon"),
+        mssante_line("p98@medecin.mssante.fr", last="NOM13", first="Zoé", postal_code="44000", city="Nantes"),
+    ]  # fmt: skip
+    renumbered = []
+    monkeypatch.setattr(sync, "_rebuild_full_text", lambda connection: renumbered.append(connection))
+    monkeypatch.setattr(sync, "_rank", lambda connection, rank=sync._rank: renumbered.append(rank(connection)) or False)
+    job = service.import_file(db, None, path("2", changed))
+    assert (job.created, job.updated, job.removed) == (2, 2, 1)
+    assert renumbered == [False]  # no full renumbering, no full-text rebuild
+    monkeypatch.undo()
+    queries = ["nom", "nom1", "nom13", "lyon", "nantes", "jean lyon", "nom nantes", "anne", "nom31 lyon", "nom12"]
+    patched = {q: [e.address for e in service.find(db, q, limit=100)] for q in queries}
+    ranks = db.execute(select(Entry.name_rank).order_by(Entry.name_key, Entry.first_key, Entry.id)).scalars().all()
+    assert None not in ranks and ranks == sorted(set(ranks))
+    assert patched["nom13"][:3] == ["p99@medecin.mssante.fr", "p98@medecin.mssante.fr", "p14@medecin.mssante.fr"]
+    service.import_file(db, None, path("3", []))  # empties the annuaire...
+    service.import_file(db, None, path("4", changed))  # ...so that this is a first load
+    assert {q: [e.address for e in service.find(db, q, limit=100)] for q in queries} == patched
+    assert patched["nantes"] == ["p98@medecin.mssante.fr", "p40@medecin.mssante.fr"]
+    assert "p12@medecin.mssante.fr" not in patched["nom"] and patched["nom31 lyon"][0] == "p10@medecin.mssante.fr"

@@ -1,0 +1,182 @@
+"""Forms of the usager pages: search, and a usager with their representatives."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    SearchField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+)
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp, ValidationError
+
+from notices import ins
+from notices.models import (
+    IDENTITY_STATUS_LABELS,
+    PROTECTION_LABELS,
+    ROLE_LABELS,
+    SEX_LABELS,
+    IdentityStatus,
+    Protection,
+    RepresentativeRole,
+    Sex,
+)
+
+# Statuses reached by querying the INSi teleservice, which returns the matricule.
+STATUSES_WITH_INS = (IdentityStatus.RECUPEREE, IdentityStatus.QUALIFIEE)
+MAX_REPRESENTATIVES = 10
+USAGER_TEXT_FIELDS = (
+    "local_id", "birth_name", "birth_first_names", "birth_place_code",
+    "address_line1", "address_line2", "postal_code", "city", "email",
+)  # fmt: skip
+REPRESENTATIVE_TEXT_FIELDS = (
+    "last_name", "first_names", "address_line1", "address_line2", "postal_code", "city", "email",
+    "judgment_type", "judgment_scope", "judgment_reference",
+)  # fmt: skip
+INS_ERRORS = {
+    "length": _l("Le matricule INS compte 15 caractères : 13 chiffres et une clé de 2 chiffres."),
+    "characters": _l("Le matricule INS ne contient que des chiffres, sauf 2A ou 2B (Corse) en 6e et 7e positions."),
+    "kind": _l("Le matricule INS commence par 1 ou 2 (NIR), ou par 7 ou 8 (NIA, numéro d'attente)."),
+    "key": _l("La clé du matricule INS ne correspond pas : vérifiez les 15 caractères saisis."),
+}
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _optional_int(value) -> int | None:
+    return int(value) if str(value or "").isdigit() else None
+
+
+def _length(maximum: int) -> Length:
+    return Length(max=maximum, message=_l("%(max)d caractères au plus.", max=maximum))
+
+
+POSTAL_CODE = Regexp(r"^\d{5}$", message=_l("Le code postal compte 5 chiffres."))
+EMAIL = Email(_l("Cette adresse e-mail n'est pas valide."))
+
+
+class SearchForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search changes nothing
+
+    q = SearchField(_l("Rechercher"), validators=[Optional(), Length(max=200)], filters=[_strip])
+    page = IntegerField(validators=[Optional(), NumberRange(min=1)], default=1)
+
+
+class RepresentativeForm(Form):
+    """One row of the representatives sub-form; a plain Form: the usager form carries the CSRF token."""
+
+    id = HiddenField(filters=[_optional_int])
+    role = SelectField(
+        _l("Qualité"),
+        choices=[SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()],
+        coerce=RepresentativeRole,
+    )
+    last_name = StringField(
+        _l("Nom"), validators=[DataRequired(_l("Saisissez le nom.")), _length(100)], filters=[_strip]
+    )
+    first_names = StringField(_l("Prénoms"), validators=[_length(200)], filters=[_strip])
+    address_line1 = StringField(_l("Adresse"), validators=[_length(200)], filters=[_strip])
+    address_line2 = StringField(_l("Complément d'adresse"), validators=[_length(200)], filters=[_strip])
+    postal_code = StringField(_l("Code postal"), validators=[Optional(), POSTAL_CODE], filters=[_strip])
+    city = StringField(_l("Ville"), validators=[_length(100)], filters=[_strip])
+    email = EmailField(_l("Adresse e-mail"), validators=[Optional(), _length(254), EMAIL], filters=[_strip])
+    judgment_type = StringField(_l("Type de mesure"), validators=[_length(100)], filters=[_strip])
+    judgment_scope = StringField(_l("Étendue de la mesure"), validators=[_length(200)], filters=[_strip])
+    judgment_reference = StringField(_l("Référence du jugement"), validators=[_length(200)], filters=[_strip])
+    judgment_date = DateField(_l("Date du jugement"), validators=[Optional()])
+    measure_end_date = DateField(_l("Fin ou révision de la mesure"), validators=[Optional()])
+    remove = BooleanField(_l("Retirer ce représentant"))
+
+    def is_dropped(self) -> bool:
+        """Ticked for removal, or a new row left blank: such a row is neither validated nor saved."""
+        blank = not any(self[name].data for name in REPRESENTATIVE_TEXT_FIELDS)
+        return bool(self.remove.data) or (blank and self.id.data is None)
+
+    def validate(self, extra_validators=None) -> bool:
+        return True if self.is_dropped() else super().validate(extra_validators)
+
+
+class UsagerForm(FlaskForm):
+    # Choices are the actor's establishments, set by the view; creation only.
+    establishment_id = SelectField(_l("Établissement"), coerce=int, choices=[])
+    local_id = StringField(
+        _l("Identifiant dans le dossier usager (DUI)"),
+        validators=[DataRequired(_l("Saisissez l'identifiant du dossier usager.")), _length(64)],
+        filters=[_strip],
+    )
+    identity_status = SelectField(
+        _l("Statut de l'identité"),
+        choices=[SelectChoice(status.value, label) for status, label in IDENTITY_STATUS_LABELS.items()],
+        coerce=IdentityStatus,
+    )
+    ins = StringField(_l("Matricule INS"), filters=[_strip])
+    birth_name = StringField(
+        _l("Nom de naissance"),
+        validators=[DataRequired(_l("Saisissez le nom de naissance.")), _length(100)],
+        filters=[_strip],
+    )
+    birth_first_names = StringField(
+        _l("Prénoms de naissance"),
+        validators=[DataRequired(_l("Saisissez les prénoms de naissance.")), _length(200)],
+        filters=[_strip],
+    )
+    birth_date = DateField(
+        _l("Date de naissance"), validators=[DataRequired(_l("Saisissez la date de naissance (JJ/MM/AAAA)."))]
+    )
+    sex = SelectField(
+        _l("Sexe"), choices=[SelectChoice(sex.value, label) for sex, label in SEX_LABELS.items()], coerce=Sex
+    )
+    birth_place_code = StringField(
+        _l("Code INSEE du lieu de naissance"),
+        validators=[
+            Optional(),
+            Regexp(
+                r"^(\d{5}|2[AB]\d{3})$",
+                message=_l("Le code INSEE compte 5 caractères : chiffres, ou 2A / 2B suivi de 3 chiffres en Corse."),
+            ),
+        ],
+        filters=[_strip, lambda v: v.upper() if isinstance(v, str) else v],
+    )
+    admission_date = DateField(_l("Date d'admission"), validators=[Optional()])
+    address_line1 = StringField(_l("Adresse"), validators=[_length(200)], filters=[_strip])
+    address_line2 = StringField(_l("Complément d'adresse"), validators=[_length(200)], filters=[_strip])
+    postal_code = StringField(_l("Code postal"), validators=[Optional(), POSTAL_CODE], filters=[_strip])
+    city = StringField(_l("Ville"), validators=[_length(100)], filters=[_strip])
+    email = EmailField(_l("Adresse e-mail"), validators=[Optional(), _length(254), EMAIL], filters=[_strip])
+    protection = SelectField(
+        _l("Mesure de protection juridique"),
+        choices=[SelectChoice(p.value, label) for p, label in PROTECTION_LABELS.items()],
+        coerce=Protection,
+    )
+    representatives = FieldList(FormField(RepresentativeForm), max_entries=MAX_REPRESENTATIVES)
+    # Adds an empty row and shows the form again, without saving: works without JavaScript.
+    add_representative = SubmitField(_l("Ajouter un représentant"))
+
+    def validate_ins(self, field) -> None:
+        if not field.data:
+            if self.identity_status.data in STATUSES_WITH_INS:
+                raise ValidationError(_l("Une identité récupérée ou qualifiée a un matricule INS."))
+            field.data = None
+            return
+        try:
+            field.data, _kind = ins.validate(field.data)
+        except ins.InvalidMatricule as invalid:
+            raise ValidationError(INS_ERRORS[invalid.reason]) from None
+
+    def validate_birth_place_code(self, field) -> None:
+        if not field.data and self.identity_status.data in STATUSES_WITH_INS:
+            raise ValidationError(_l("Le lieu de naissance est un trait INS : saisissez son code INSEE."))

@@ -1,0 +1,1 @@
+"""Tests of the notices feature: usagers, the notice plan."""
