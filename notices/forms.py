@@ -21,7 +21,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp, ValidationError
 
-from notices import ins
+from portal import ins
 from notices.models import (
     IDENTITY_STATUS_LABELS,
     PROTECTION_LABELS,

@@ -1,4 +1,4 @@
-"""The INS matricule (NIR or NIA): format, control key and kind, with French error messages."""
+"""The INS matricule (NIR or NIA): format, control key and kind, with French error messages (shared by the annuaire and the notices)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from notices import ins
+from portal import ins
 
 # Keys computed by hand: 97 - (13 digits mod 97), 2A counted as 19 and 2B as 18.
 NIR = "255081416802538"
