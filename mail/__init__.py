@@ -7,6 +7,7 @@ from flask import Flask
 from mail.cli import cli
 from mail.demo import seed_mailboxes
 from mail.imap import store_from_settings
+from mail.render import FrameCache
 from mail.views import bp
 
 
@@ -16,6 +17,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(cli)  # portal mail embedded | env | render
     # Features add their part of the demo data; portal.demo.seed calls them in its transaction.
     app.extensions.setdefault("demo_seeders", []).append(seed_mailboxes)
+    app.extensions["mail.frames"] = FrameCache()
     settings = app.config["PORTAL_SETTINGS"]
     if settings.imap_host:
         app.extensions["mail.store"] = store_from_settings(settings)

@@ -55,8 +55,10 @@ __all__ = [
     "ImapStore",
     "MailError",
     "MasterUserCredential",
+    "MessageNotFound",
     "Page",
     "PoolExhausted",
+    "SearchNotReady",
     "SortKey",
     "store_from_settings",
 ]
@@ -70,6 +72,14 @@ SearchField = Literal["from", "to", "subject", "body", "text"]
 
 class FolderNotFound(MailError):
     """The folder does not exist (or no longer exists) in this mailbox."""
+
+
+class MessageNotFound(MailError):
+    """No message has this UID in the folder (expunged meanwhile, or never there)."""
+
+
+class SearchNotReady(MailError):
+    """The server's full-text index of the folder is still being built; the search can be retried later."""
 
 
 class SortKey(enum.Enum):
@@ -300,7 +310,14 @@ class ImapStore:
             criteria += [field.upper(), word]
         with self.pool.connection(mailbox) as conn:
             self._select(conn, folder)
-            found = set(conn.client.search(criteria, charset="UTF-8"))
+            try:
+                found = set(conn.client.search(criteria, charset="UTF-8"))
+            except IMAPClient.Error as error:
+                # Dovecot answers NO [INUSE] when fts_index_timeout passes before its indexer has
+                # caught up with the folder (a bulk import, a restored mailbox): the indexer goes on.
+                if "[INUSE]" in str(error):
+                    raise SearchNotReady(f"the full-text index of {folder!r} is being built") from error
+                raise
             if not found:
                 return []
             # Order through the (cached) sorted list rather than a second server-side sort.
@@ -315,7 +332,7 @@ class ImapStore:
             self._select(conn, folder)
             response = conn.client.fetch([uid], ["BODY.PEEK[]"])
         if uid not in response:
-            raise MailError(f"message {uid} is not in {folder}")
+            raise MessageNotFound(f"message {uid} is not in {folder}")
         return response[uid][b"BODY[]"]
 
     def set_seen(self, mailbox: str, folder: str, uids: Iterable[int], seen: bool = True) -> None:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import sys
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 from mail.mime import RASTER_IMAGES, Message, parse_message
@@ -21,6 +25,42 @@ def render_body(
     if message.html is not None:
         return sanitize_html(message.html, allow_remote=allow_remote, proxy_url=proxy_url, cid_url=cid_url)
     return SanitizedHtml(render_text(message.text or ""), remote_blocked=False)
+
+
+@dataclass(frozen=True)
+class Frame:
+    document: str  # the whole document of the sandboxed frame
+    remote_blocked: bool
+
+
+class FrameCache:
+    """The default framing (remote content blocked) of recently read messages, keyed by the raw bytes' hash.
+
+    Opening a message is two requests: the page, which must know whether remote content was blocked,
+    and its frame, which serves the same sanitised body. Sanitising once saves the frame a parse and
+    a sanitising pass. Keyed by content, an entry can only ever answer for the very same message.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._frames: OrderedDict[bytes, Frame] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def frame(self, raw: bytes, message: Message | None = None) -> Frame:
+        key = hashlib.sha256(raw).digest()
+        with self._lock:
+            cached = self._frames.get(key)
+            if cached is not None:
+                self._frames.move_to_end(key)
+                return cached
+        message = message or parse_message(raw)
+        body = render_body(message, cid_url=inline_images(message))
+        frame = Frame(frame_document(body.fragment), body.remote_blocked)
+        with self._lock:
+            self._frames[key] = frame
+            while len(self._frames) > self._size:
+                self._frames.popitem(last=False)
+        return frame
 
 
 def render_message(

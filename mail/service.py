@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from mail.access import load_mailbox, readable_mailboxes
-from mail.imap import Folder, ImapStore, Page, SortKey
+from mail.imap import Folder, FolderNotFound, ImapStore, MessageNotFound, Page, SearchNotReady, SortKey
 from mail.imap_pool import MailError
 from mail.mime import Attachment, Message, parse_message
 from mail.models import Mailbox
@@ -47,6 +47,7 @@ class Reading:
     mailbox: Mailbox
     folder: str
     uid: int
+    raw: bytes
     message: Message
     previous_uid: int | None
     next_uid: int | None
@@ -101,23 +102,28 @@ class Webmail:
         return Page(envelopes=envelopes, total=total, number=page, size=PAGE_SIZE)
 
     def read(self, opened: Opened, uid: int, sort: SortKey = SortKey.DATE, reverse: bool = True) -> Reading:
-        message = self._message(opened, uid, "mail.read")
         address = opened.mailbox.address
+        raw = self._call(opened.mailbox, "mail.read", {"uid": uid}, self.store.raw_message, address, opened.folder, uid)
+        message = parse_message(raw)
         self._call(opened.mailbox, "mail.read", {"uid": uid}, self.store.set_seen, address, opened.folder, [uid])
         previous_uid, next_uid = self._call(
             opened.mailbox, "mail.read", {"uid": uid}, self.store.neighbours, address, opened.folder, uid, sort, reverse
         )
         self._audit(opened.mailbox, "mail.read", SUCCESS, self._about(opened.folder, uid, message))
-        return Reading(opened.mailbox, opened.folder, uid, message, previous_uid, next_uid)
+        return Reading(opened.mailbox, opened.folder, uid, raw, message, previous_uid, next_uid)
 
-    def body(self, opened: Opened, uid: int) -> Message:
-        """The message again for its sandboxed frame; the reading itself was logged by read()."""
-        raw = self._call(opened.mailbox, "mail.read", {"uid": uid}, self.store.raw_message, opened.mailbox.address, opened.folder, uid)
-        return parse_message(raw)
+    def body(self, mailbox_id: int, folder: str, uid: int) -> tuple[Mailbox, bytes]:
+        """The raw message again for its sandboxed frame; the reading itself was logged by read().
 
-    def allow_remote_content(self, opened: Opened, uid: int, message: Message) -> None:
+        The frame needs no folder list: a folder or message that is not there answers LookupError.
+        """
+        mailbox = load_mailbox(self.db, self.actor, mailbox_id)
+        raw = self._call(mailbox, "mail.read", {"folder": folder, "uid": uid}, self.store.raw_message, mailbox.address, folder, uid)
+        return mailbox, raw
+
+    def allow_remote_content(self, mailbox: Mailbox, folder: str, uid: int, message: Message) -> None:
         """The user chose to load the message's remote images: the sender may learn it was read."""
-        self._audit(opened.mailbox, "mail.remote_content", SUCCESS, self._about(opened.folder, uid, message))
+        self._audit(mailbox, "mail.remote_content", SUCCESS, self._about(folder, uid, message))
 
     def attachment(self, opened: Opened, uid: int, index: int) -> Attachment:
         message = self._message(opened, uid, "mail.download")
@@ -161,6 +167,10 @@ class Webmail:
             return operation(*args)
         except (MailError, OSError) as error:
             self._audit(mailbox, action, FAILURE, {**detail, "error": type(error).__name__})
+            if isinstance(error, (FolderNotFound, MessageNotFound)):
+                raise LookupError(str(error)) from error
+            if isinstance(error, SearchNotReady):
+                raise  # not an outage: the page tells the user to search again in a while
             raise MailUnavailable(str(error)) from error
 
     def _audit(self, mailbox: Mailbox, action: str, outcome: str, detail: dict) -> None:

@@ -11,12 +11,13 @@ from wtforms import SelectChoice
 
 from mail import mailboxes
 from mail.forms import DelegateForm, MailboxForm, MailboxSettingsForm, SearchForm
-from mail.imap import SortKey
+from mail.imap import Page, SearchNotReady, SortKey
+from mail.mime import parse_message
 from mail.models import MailboxKind
 from mail.remote import RemoteRefused, fetch_image
-from mail.render import inline_images, render_body
+from mail.render import FrameCache, inline_images, render_body
 from mail.sanitize import frame_document
-from mail.service import INBOX, MailUnavailable, Opened, Webmail
+from mail.service import INBOX, PAGE_SIZE, MailUnavailable, Opened, Webmail
 from portal import database
 from portal.htmx import render_page_or_fragment
 from portal.security import limiter, public
@@ -133,11 +134,14 @@ def search(mailbox_id: int, folder: str):
     form = SearchForm()
     if not form.validate_on_submit():
         return redirect(url_for("mail.folder", mailbox_id=mailbox_id, folder=folder))
-    page = webmail.search(opened, form.q.data, form.page.data or 1)
+    try:
+        page, index_pending = webmail.search(opened, form.q.data, form.page.data or 1), False
+    except SearchNotReady:
+        page, index_pending = Page(envelopes=(), total=0, number=1, size=PAGE_SIZE), True
     return render_page_or_fragment(
         "mail/folder.html", "mail/partials/message_list.html",
         opened=opened, switcher=webmail.switcher(), page=page, sort="date", order="desc",
-        search_form=form, searching=True, health_data=True,
+        search_form=form, searching=True, index_pending=index_pending, health_data=True,
     )
 
 
@@ -145,9 +149,12 @@ def search(mailbox_id: int, folder: str):
 def message(mailbox_id: int, folder: str, uid: int):
     webmail = _webmail()
     opened = _opened(webmail, mailbox_id, folder)
-    reading = webmail.read(opened, uid)
+    try:
+        reading = webmail.read(opened, uid)
+    except LookupError:
+        abort(404)
     remote = request.args.get("remote") == "1"
-    remote_blocked = not remote and render_body(reading.message).remote_blocked
+    remote_blocked = not remote and _frames().frame(reading.raw, reading.message).remote_blocked
     return render_template(
         "mail/message.html", opened=opened, reading=reading, remote=remote, remote_blocked=remote_blocked, health_data=True
     )
@@ -156,18 +163,27 @@ def message(mailbox_id: int, folder: str, uid: int):
 @bp.get("/mail/<int:mailbox_id>/body/<int:uid>/<path:folder>")
 def message_body(mailbox_id: int, folder: str, uid: int):
     webmail = _webmail()
-    opened = _opened(webmail, mailbox_id, folder)
-    message = webmail.body(opened, uid)
-    remote = request.args.get("remote") == "1"
-    if remote:
-        webmail.allow_remote_content(opened, uid, message)
-    # cid: images travel inside the frame document, and remote images come through signed proxy
-    # links: the sandboxed frame has an opaque origin and sends no session cookie.
-    body = render_body(message, allow_remote=remote, proxy_url=_proxy_url if remote else None, cid_url=inline_images(message))
-    response = Response(frame_document(body.fragment), mimetype="text/html")
+    try:
+        mailbox, raw = webmail.body(mailbox_id, folder, uid)
+    except LookupError:
+        abort(404)
+    if request.args.get("remote") == "1":
+        message = parse_message(raw)
+        webmail.allow_remote_content(mailbox, folder, uid, message)
+        # cid: images travel inside the frame document, and remote images come through signed proxy
+        # links: the sandboxed frame has an opaque origin and sends no session cookie.
+        body = render_body(message, allow_remote=True, proxy_url=_proxy_url, cid_url=inline_images(message))
+        document = frame_document(body.fragment)
+    else:
+        document = _frames().frame(raw).document
+    response = Response(document, mimetype="text/html")
     response.headers["Content-Security-Policy"] = FRAME_CSP
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
+
+
+def _frames() -> FrameCache:
+    return current_app.extensions["mail.frames"]
 
 
 @bp.get("/mail/remote/<token>")

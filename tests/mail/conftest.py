@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import shlex
 import smtplib
 import subprocess
@@ -11,6 +12,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 
 import pytest
 from imapclient import IMAPClient
@@ -176,6 +178,22 @@ def imap_append(imap_server, imap_credential):
     yield put
     for client in clients.values():
         client.logout()
+
+
+def write_to_maildir(address: str, raws: list[bytes]) -> None:
+    """Put messages straight into a mailbox's maildir, as a migration from another server would:
+    Dovecot finds them at its next sync, and nothing has indexed them for full-text search."""
+    owner = pwd.getpwnam("mail")  # scripts/mailstack: MAIL_OWNER
+    local, domain = address.split("@")
+    maildir = Path(os.environ.get("MAILSTACK_DIR", ROOT / ".mailstack")) / "mail" / domain / local / "Maildir"
+    for sub in ("", "cur", "new", "tmp"):
+        (maildir / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chown(maildir / sub, owner.pw_uid, owner.pw_gid)
+    for number, raw in enumerate(raws):
+        name = f"{int(time.time())}.M{number}P{os.getpid()}.migrated"
+        (maildir / "tmp" / name).write_bytes(raw)
+        os.chown(maildir / "tmp" / name, owner.pw_uid, owner.pw_gid)
+        os.rename(maildir / "tmp" / name, maildir / "new" / name)
 
 
 def send_smtp(recipient: str, raw: bytes, sender: str = "secretariat@demo.mssante.fr") -> None:

@@ -5,11 +5,11 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import select
 
-from mail.imap import ImapServer
+from mail.imap import ImapServer, SearchNotReady
 from mail.models import Delegation, Mailbox, MailboxKind
 from portal.models import AuditEvent
 from tests.conftest import csrf_token, text
-from tests.mail.conftest import days_ago, message
+from tests.mail.conftest import days_ago, message, wait_for, write_to_maildir
 
 
 @pytest.fixture()
@@ -160,6 +160,29 @@ def test_search_goes_by_post_and_keeps_the_words_out_of_the_audit(webmail, logge
     assert "biologiques" not in str(event.detail) and event.detail["results"] == 1
 
 
+def test_search_in_a_folder_still_being_indexed_says_to_retry_later(
+    webmail, logged_in, professional, nominative, imap_store, db
+):
+    # A mailbox migrated in bulk: Dovecot's indexer needs longer than the stack's fts_index_timeout (5 s).
+    write_to_maildir(nominative.address, [message(f"Compte rendu {i}", body="bilan sanguin") for i in range(1500)])
+    client = logged_in(professional)
+    token = csrf_token(client, f"/mail/{nominative.id}/folder/INBOX")
+    response = client.post(f"/mail/{nominative.id}/search/INBOX", data={"q": "sanguin", "csrf_token": token})
+    assert response.status_code == 200
+    assert "le serveur de messagerie construit son index" in text(response)
+    assert audit(db, "mail.search")[-1].outcome == "failure"
+    # The indexer went on without the request: the same search soon answers (and leaves the indexer
+    # free for the next tests).
+    assert wait_for(lambda: _searched(imap_store, nominative.address, "sanguin"), timeout=180) == 1500
+
+
+def _searched(store, address: str, word: str) -> int | None:
+    try:
+        return len(store.search(address, "INBOX", word))
+    except SearchNotReady:
+        return None
+
+
 def test_delegate_reads_the_organisational_mailbox_and_is_named_in_the_audit(webmail, logged_in, reception, secretariat, imap_append, db):
     uid = imap_append(secretariat.address, message("Demande d'admission"))
     client = logged_in(reception)
@@ -181,7 +204,16 @@ def test_user_without_mailbox_is_told_so(webmail, logged_in, stranger):
 
 
 def test_unknown_folder_is_404(webmail, logged_in, professional, nominative):
-    assert logged_in(professional).get(f"/mail/{nominative.id}/folder/Nulle-part").status_code == 404
+    client = logged_in(professional)
+    assert client.get(f"/mail/{nominative.id}/folder/Nulle-part").status_code == 404
+    assert client.get(f"/mail/{nominative.id}/body/1/Nulle-part").status_code == 404
+
+
+def test_message_that_is_not_there_is_404(webmail, logged_in, professional, nominative, imap_append):
+    uid = imap_append(nominative.address, message("Seul message"))
+    client = logged_in(professional)
+    assert client.get(f"/mail/{nominative.id}/message/{uid + 1}/INBOX").status_code == 404
+    assert client.get(f"/mail/{nominative.id}/body/{uid + 1}/INBOX").status_code == 404
 
 
 def test_mail_server_down_gives_a_clear_page_and_a_failure_in_the_audit(app, make_imap_store, imap_server, logged_in, professional, nominative, db):

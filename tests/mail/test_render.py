@@ -1,10 +1,11 @@
-"""render_message gives the frame document; render_command prints it for a file."""
+"""render_message gives the frame document; FrameCache sanitises a message once; render_command prints it."""
 
 from __future__ import annotations
 
 import base64
 
-from mail.render import render_command, render_message
+from mail.mime import parse_message
+from mail.render import FrameCache, inline_images, render_command, render_message
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
 RAW = (
@@ -35,3 +36,19 @@ def test_render_command_prints_the_document_with_inline_images(tmp_path, capsys)
     assert output.startswith("<!doctype html>")
     assert f"data:image/png;base64,{PNG}" in output
     assert "tracker.example" not in output
+
+
+def test_frame_cache_frames_like_the_frame_view_and_flags_blocked_remote_content():
+    frame = FrameCache().frame(RAW)
+    assert frame.remote_blocked
+    assert frame.document == render_message(RAW, cid_url=inline_images(parse_message(RAW)))
+
+
+def test_frame_cache_sanitises_the_same_message_once_and_tells_different_ones_apart():
+    cache = FrameCache(size=2)
+    first = cache.frame(RAW)
+    assert cache.frame(RAW) is first
+    other = cache.frame(b"Subject: x\n\nAutre message\n")
+    assert "Autre message" in other.document and not other.remote_blocked
+    cache.frame(b"Subject: y\n\nTroisieme\n")  # the oldest entry leaves a full cache
+    assert cache.frame(RAW) is not first and cache.frame(RAW).document == first.document
