@@ -86,8 +86,10 @@ def test_administrator_updates_establishment(db, logged_in, administrator, estab
     response = post(client, path, data)
     assert response.status_code == 302
     db.refresh(establishment)
-    assert (establishment.postal_code, establishment.city) == ("20000", "Ajaccio")
-    assert admin_events(db) == [("admin.establishment_updated", "720000001", {"fields": ["postal_code", "city"]})]
+    assert (establishment.postal_code, establishment.city, establishment.phone) == ("20000", "Ajaccio", "04 95 00 00 00")
+    assert admin_events(db) == [
+        ("admin.establishment_updated", "720000001", {"fields": ["postal_code", "city", "phone", "email"]})
+    ]
 
 
 def test_establishment_cannot_take_another_finess(db, logged_in, administrator, establishment, stranger):
