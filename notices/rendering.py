@@ -98,8 +98,8 @@ class NoticeContent:
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown notice variant {self.variant!r}")
-        if not self.link.startswith("https://"):
-            raise ValueError("the opposition link must be a full https:// URL")
+        if not self.link.startswith(("https://", "http://")):  # http: the demo on loopback only
+            raise ValueError("the opposition link must be a full URL")
 
     @property
     def values(self) -> templating.Values:
@@ -123,7 +123,7 @@ class NoticeContent:
     @property
     def short_link(self) -> str:
         """The link as printed for typing: without its scheme."""
-        return self.link.removeprefix("https://")
+        return self.link.split("://", 1)[1]
 
 
 def render_html(content: NoticeContent) -> Markup:
