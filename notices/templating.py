@@ -35,9 +35,10 @@ MAX_LENGTH = 20_000
 
 _ALLOWED_NODES = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.If, nodes.Not, nodes.And, nodes.Or)
 _HTML_TAG = re.compile(r"</?[A-Za-z!?]")  # as an HTML parser sees a tag: no space after <
-# Characters that would let a value start emphasis, a link, a title or code; URLs and e-mail
-# addresses are not escaped (linkify must see them whole) and are shaped by the portal anyway.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
+# Characters that would let a value start emphasis, a link, a title or code, or be linkified (":"
+# and "@" split the text where linkify looks); the link and the contact e-mail are not escaped:
+# they must become links, and the portal shapes them.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~:@])")
 
 _environment = SandboxedEnvironment(
     autoescape=False,  # the output is Markdown source, escaped when turned into HTML
