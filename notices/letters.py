@@ -36,11 +36,11 @@ def render_letter(content: NoticeContent) -> bytes:
         qr_code=qr_code_data_uri(content.link) if content.may_oppose else "",
         formatted_date=french_date(content.issued_on),
     )
-    document = _layout(html, _stylesheet)
-    if len(document.pages) > 1:
-        # Numbers only when there is more than one page: laid out again, which costs a second pass
-        # for long letters only.
-        document = _layout(html, _stylesheet, _page_numbers)
+    # Laid out with page numbers first: the default texts run over two pages, so most letters
+    # need one pass; a one-page letter is laid out again without "Page 1 / 1".
+    document = _layout(html, _stylesheet, _page_numbers)
+    if len(document.pages) == 1:
+        document = _layout(html, _stylesheet)
     return document.write_pdf()
 
 

@@ -13,7 +13,7 @@ notice says into a NoticeContent:
   printed for the proof; `issued_on`: the date shown.
 
 render_html(content) gives the body as safe HTML (preview, public page); render_text(content) the
-same as plain text; render_email(...) a multipart/alternative message ready for the outbox (which
+same as plain text; render_html_document(content) the HTML of an e-mail; render_email(...) a multipart/alternative message ready for the outbox (which
 adds Date and the operator's headers); render_mssante_message(...) the same message for Mon espace
 santé messaging. letters.render_letter(content) gives the PDF letter.
 """
@@ -150,13 +150,16 @@ def render_email(
     message["Message-ID"] = message_id
     for name, value in extra_headers:
         message[name] = value
-    text = render_text(content)
-    message.set_content(text + _text_signature(content), subtype="plain", charset="utf-8")
-    html = templates.get_template("notices/documents/email.html").render(
+    message.set_content(render_text(content) + _text_signature(content), subtype="plain", charset="utf-8")
+    message.add_alternative(render_html_document(content), subtype="html", charset="utf-8")
+    return message
+
+
+def render_html_document(content: NoticeContent) -> str:
+    """The whole HTML document of the e-mail: the text, then the establishment's signature and the reference."""
+    return templates.get_template("notices/documents/email.html").render(
         content=content, body=render_html(content), subject=EMAIL_SUBJECT, formatted_date=french_date(content.issued_on)
     )
-    message.add_alternative(html, subtype="html", charset="utf-8")
-    return message
 
 
 def render_mssante_message(content: NoticeContent, *, from_addr: str | Address, ins_matricule: str, message_id: str):
