@@ -31,6 +31,7 @@ def test_administrator_sees_the_default_text_before_any_version(logged_in, admin
     page = text(client.get(editor(establishment, "facile_a_lire")))
     assert "Ce courrier parle de vos documents de santé." in page
     assert "Aucune version enregistrée" in page
+    assert "{{ peut_agir }}" in page and "Conditions : {% if peut_agir %} … {% else %} … {% endif %}." in page
 
 
 def test_each_save_adds_a_version_and_keeps_the_old_ones(db, logged_in, administrator, establishment):
