@@ -25,7 +25,9 @@ def content(number: int) -> rendering.NoticeContent:
     variant = VARIANTS[number % len(VARIANTS)]
     return rendering.NoticeContent(
         sender=SENDER,
-        recipient=rendering.Recipient(f"Madame Louise MARTIN-{number}", (f"{number} rue des Lilas",), "72000", "Le Mans"),
+        recipient=rendering.Recipient(
+            f"Madame Louise MARTIN-{number}", (f"{number} rue des Lilas",), "72000", "Le Mans"
+        ),
         variant=variant,
         usager_name=f"Louise MARTIN-{number}",
         body=texts.default_body(variant),

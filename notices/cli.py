@@ -58,7 +58,9 @@ def _plan(data: object, today, prefix: str) -> dict:
 @cli.command("render-sample")
 @click.option("--variant", type=click.Choice(notice_plan.VARIANTS), default="usager", show_default=True)
 @click.option("--format", "output", type=click.Choice(("pdf", "html", "txt", "eml")), default="pdf", show_default=True)
-@click.option("--curator", is_flag=True, help="Le destinataire ne peut pas agir (copie pour information d'un curateur).")
+@click.option(
+    "--curator", is_flag=True, help="Le destinataire ne peut pas agir (copie pour information d'un curateur)."
+)
 def render_sample(variant: str, output: str, curator: bool) -> None:
     """Write a notice with the default text and made-up names to stdout, to check its look:
     `portal notices render-sample --variant parents --format pdf > notice.pdf`."""
@@ -67,7 +69,9 @@ def render_sample(variant: str, output: str, curator: bool) -> None:
         sender=SAMPLE_SENDER,
         recipient=rendering.Recipient(
             name="Monsieur Paul BERNARD" if representative else "Madame Louise MARTIN",
-            address_lines=("3 rue Haute",) if representative else ("Résidence Les Tilleuls, chambre 12", "12 rue des Tilleuls"),
+            address_lines=("3 rue Haute",)
+            if representative
+            else ("Résidence Les Tilleuls, chambre 12", "12 rue des Tilleuls"),
             postal_code="72000",
             city="Le Mans",
         ),

@@ -22,7 +22,6 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp, ValidationError
 
-from portal import ins
 from notices.models import (
     IDENTITY_STATUS_LABELS,
     PROTECTION_LABELS,
@@ -33,6 +32,7 @@ from notices.models import (
     RepresentativeRole,
     Sex,
 )
+from portal import ins
 
 # Statuses reached by querying the INSi teleservice, which returns the matricule.
 STATUSES_WITH_INS = (IdentityStatus.RECUPEREE, IdentityStatus.QUALIFIEE)

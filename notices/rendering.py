@@ -13,9 +13,10 @@ notice says into a NoticeContent:
   printed for the proof; `issued_on`: the date shown.
 
 render_html(content) gives the body as safe HTML (preview, public page); render_text(content) the
-same as plain text; render_html_document(content) the HTML of an e-mail; render_email(...) a multipart/alternative message ready for the outbox (which
-adds Date and the operator's headers); render_mssante_message(...) the same message for Mon espace
-santé messaging. letters.render_letter(content) gives the PDF letter.
+same as plain text; render_html_document(content) the HTML of an e-mail; render_email(...) a
+multipart/alternative message ready for the outbox (which adds Date and the operator's headers);
+render_mssante_message(...) the same message for Mon espace santé messaging. notices.letters
+gives the PDF letter.
 """
 
 from __future__ import annotations
@@ -192,4 +193,5 @@ def _text_signature(content: NoticeContent) -> str:
         f"E-mail : {sender.email}" if sender.email else "",
     ]
     signature = "\n".join(line for line in lines if line)
-    return f"\n-- \n{signature}\n\nRéférence de cette information : {content.reference} ({french_date(content.issued_on)})\n"
+    reference = f"Référence de cette information : {content.reference} ({french_date(content.issued_on)})"
+    return f"\n-- \n{signature}\n\n{reference}\n"

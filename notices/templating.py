@@ -33,7 +33,16 @@ FIELDS = ("etablissement", "usager", "lien", "telephone", "courriel", "peut_agir
 REQUIRED_FIELDS = ("lien",)
 MAX_LENGTH = 20_000
 
-_ALLOWED_NODES = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.If, nodes.Not, nodes.And, nodes.Or)
+_ALLOWED_NODES = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Name,
+    nodes.If,
+    nodes.Not,
+    nodes.And,
+    nodes.Or,
+)
 _HTML_TAG = re.compile(r"</?[A-Za-z!?]")  # as an HTML parser sees a tag: no space after <
 # Characters that would let a value start emphasis, a link, a title or code, or be linkified (":"
 # and "@" split the text where linkify looks); the link and the contact e-mail are not escaped:

@@ -158,7 +158,9 @@ def sample_content(
     """A notice of this establishment with made-up addressee data, for the editor's preview."""
     return NoticeContent(
         sender=sender(establishment),
-        recipient=Recipient(name=SAMPLE_USAGER, address_lines=("1 rue de l'Exemple",), postal_code="00000", city="Ville"),
+        recipient=Recipient(
+            name=SAMPLE_USAGER, address_lines=("1 rue de l'Exemple",), postal_code="00000", city="Ville"
+        ),
         variant=_variant(variant),
         usager_name=SAMPLE_USAGER,
         body=body,

@@ -44,7 +44,9 @@ FIELD_LABELS = {
     "lien": _l("le lien personnel du destinataire, pour lire l'information et s'opposer (obligatoire)"),
     "telephone": _l("le téléphone de contact de l'établissement (vide s'il n'est pas renseigné)"),
     "courriel": _l("l'adresse e-mail de contact de l'établissement (vide si elle n'est pas renseignée)"),
-    "peut_agir": _l("vrai si le destinataire peut s'opposer ; faux pour un curateur, qui reçoit une copie pour information"),
+    "peut_agir": _l(
+        "vrai si le destinataire peut s'opposer ; faux pour un curateur, qui reçoit une copie pour information"
+    ),
 }
 CHANNEL_LABELS = {
     "mssante": _l("messagerie de Mon espace santé"),
@@ -205,8 +207,10 @@ def notice_text(establishment_id: int, variant: str):
             form.body.errors.append(_text_error(error))
         except texts.Conflict:
             form.body.errors.append(
-                _("Une autre version de ce texte vient d'être enregistrée. Votre texte est conservé ci-dessous : "
-                  "relisez la liste des versions, puis enregistrez de nouveau.")
+                _(
+                    "Une autre version de ce texte vient d'être enregistrée. Votre texte est conservé ci-dessous : "
+                    "relisez la liste des versions, puis enregistrez de nouveau."
+                )
             )
         else:
             if version is None:
@@ -228,7 +232,9 @@ def notice_text_preview(establishment_id: int, variant: str):
 @bp.get(f"/notice-texts/<int:establishment_id>/{VARIANT_PATH}/versions/<int:number>")
 def notice_text_version(establishment_id: int, variant: str, number: int):
     establishment = _text_establishment_or_404(establishment_id)
-    version = next((v for v in texts.versions(database.session(), _actor(), establishment, variant) if v.number == number), None)
+    version = next(
+        (v for v in texts.versions(database.session(), _actor(), establishment, variant) if v.number == number), None
+    )
     if version is None:
         abort(404)
     return render_template(
@@ -256,7 +262,10 @@ def notice_text_restore(establishment_id: int, variant: str, number: int):
         if version is None:
             flash(_("Cette version est déjà le texte en vigueur."), "info")
         else:
-            flash(_("Version %(old)s restaurée : c'est la version %(number)s.", old=number, number=version.number), "success")
+            flash(
+                _("Version %(old)s restaurée : c'est la version %(number)s.", old=number, number=version.number),
+                "success",
+            )
     return redirect(url_for("notices.notice_text", establishment_id=establishment.id, variant=variant))
 
 
@@ -276,7 +285,9 @@ def _editor_page(establishment, variant: str, form: NoticeTextForm, *, fragment:
         "preview": _preview(establishment, variant, body, may_oppose=not form.preview_curator.data),
     }
     if fragment:
-        return render_page_or_fragment("notices/notice_text.html", "notices/partials/notice_text_preview.html", **context)
+        return render_page_or_fragment(
+            "notices/notice_text.html", "notices/partials/notice_text_preview.html", **context
+        )
     return render_template("notices/notice_text.html", **context)
 
 

@@ -30,9 +30,7 @@ def upgrade() -> None:
         sa.Column("author_id", sa.Integer(), nullable=True),
         sa.Column("author_label", sa.String(length=254), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["author_id"], ["users.id"], name=op.f("fk_notice_texts_author_id_users")
-        ),
+        sa.ForeignKeyConstraint(["author_id"], ["users.id"], name=op.f("fk_notice_texts_author_id_users")),
         sa.ForeignKeyConstraint(
             ["establishment_id"], ["establishments.id"], name=op.f("fk_notice_texts_establishment_id_establishments")
         ),

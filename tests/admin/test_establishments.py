@@ -86,7 +86,11 @@ def test_administrator_updates_establishment(db, logged_in, administrator, estab
     response = post(client, path, data)
     assert response.status_code == 302
     db.refresh(establishment)
-    assert (establishment.postal_code, establishment.city, establishment.phone) == ("20000", "Ajaccio", "04 95 00 00 00")
+    assert (establishment.postal_code, establishment.city, establishment.phone) == (
+        "20000",
+        "Ajaccio",
+        "04 95 00 00 00",
+    )
     assert admin_events(db) == [
         ("admin.establishment_updated", "720000001", {"fields": ["postal_code", "city", "phone", "email"]})
     ]
@@ -131,7 +135,11 @@ def test_establishment_contact_is_validated(db, logged_in, administrator, field,
 def test_establishment_creation_is_audited(db, logged_in, administrator):
     post(logged_in(administrator), "/admin/establishments/new", establishment_fields())
     assert admin_events(db) == [
-        ("admin.establishment_created", "2A0000123", {"fields": ["finess", "name", "address", "postal_code", "city", "phone", "email"]})
+        (
+            "admin.establishment_created",
+            "2A0000123",
+            {"fields": ["finess", "name", "address", "postal_code", "city", "phone", "email"]},
+        )
     ]
 
 

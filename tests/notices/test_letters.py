@@ -20,7 +20,9 @@ WINDOW = {"x": 20, "y": 50, "W": 90, "H": 34}
 
 
 def pdf_text(path: Path, *options: str) -> str:
-    return subprocess.run(["pdftotext", "-layout", *options, str(path), "-"], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", *options, str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def window_text(path: Path) -> str:
@@ -54,9 +56,20 @@ def test_the_window_shows_the_recipient_only(letter):
 def test_a_six_line_address_still_fits_the_window(letter):
     from notices.rendering import Recipient
 
-    recipient = Recipient("Madame Jeanne LEFEBVRE-DUPONT", ("Résidence Les Lilas", "Bâtiment B, chambre 12", "1 rue des Lilas"), "72000", "Le Mans")
+    recipient = Recipient(
+        "Madame Jeanne LEFEBVRE-DUPONT",
+        ("Résidence Les Lilas", "Bâtiment B, chambre 12", "1 rue des Lilas"),
+        "72000",
+        "Le Mans",
+    )
     window = [line.strip() for line in window_text(letter(recipient=recipient)).splitlines() if line.strip()]
-    assert window == ["Madame Jeanne LEFEBVRE-DUPONT", "Résidence Les Lilas", "Bâtiment B, chambre 12", "1 rue des Lilas", "72000 LE MANS"]
+    assert window == [
+        "Madame Jeanne LEFEBVRE-DUPONT",
+        "Résidence Les Lilas",
+        "Bâtiment B, chambre 12",
+        "1 rue des Lilas",
+        "72000 LE MANS",
+    ]
 
 
 def test_the_letter_gives_sender_date_subject_link_and_reference(letter):
@@ -91,7 +104,9 @@ def test_pages_are_numbered_only_when_the_letter_runs_over_one_page(letter):
 
 
 def test_the_letter_uses_the_local_dejavu_fonts_only(letter):
-    fonts = subprocess.run(["pdffonts", str(letter("facile_a_lire"))], check=True, capture_output=True, text=True).stdout
+    fonts = subprocess.run(
+        ["pdffonts", str(letter("facile_a_lire"))], check=True, capture_output=True, text=True
+    ).stdout
     names = [line.split()[0] for line in fonts.splitlines()[2:]]
     assert names and all("DejaVu" in name for name in names)
 

@@ -7,8 +7,16 @@ from statistics import mean
 import pytest
 
 from notices import templating, texts
-from notices.rendering import EMAIL_SUBJECT, NoticeContent, Recipient, Sender, render_email, render_html
-from notices.rendering import render_mssante_message, render_text
+from notices.rendering import (
+    EMAIL_SUBJECT,
+    NoticeContent,
+    Recipient,
+    Sender,
+    render_email,
+    render_html,
+    render_mssante_message,
+    render_text,
+)
 from tests.notices.conftest import NIR
 
 LINK = "https://portail.example.fr/o/K7QF-3MZD-9TXA-R2PW"

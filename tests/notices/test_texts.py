@@ -96,14 +96,18 @@ def test_live_preview_renders_the_posted_text_as_a_fragment(logged_in, administr
     assert "Vous agissez pour Camille EXEMPLE." in fragment
     assert 'href="http://localhost/o/K7QF-3MZD-9TXA-R2PW"' in fragment
 
-    curator = text(client.post(f"{path}/preview", data={**data, "preview_curator": "y"}, headers={"HX-Request": "true"}))
+    curator = text(
+        client.post(f"{path}/preview", data={**data, "preview_curator": "y"}, headers={"HX-Request": "true"})
+    )
     assert "Copie pour information." in curator and "Vous agissez" not in curator
 
 
 def test_preview_without_javascript_answers_the_whole_editor(logged_in, administrator, establishment):
     client = logged_in(administrator)
     path = editor(establishment)
-    response = client.post(f"{path}/preview", data={"body": "**Important** : {{ lien }}", "csrf_token": csrf_token(client, path)})
+    response = client.post(
+        f"{path}/preview", data={"body": "**Important** : {{ lien }}", "csrf_token": csrf_token(client, path)}
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" in page and "<strong>Important</strong>" in page
     assert "Enregistrer une nouvelle version" in page
@@ -113,10 +117,14 @@ def test_preview_escapes_what_the_text_says(logged_in, administrator, establishm
     client = logged_in(administrator)
     path = editor(establishment)
     body = "Un texte & des <signes> : {{ lien }}"
-    response = client.post(f"{path}/preview", data={"body": body, "csrf_token": csrf_token(client, path)}, headers={"HX-Request": "true"})
+    response = client.post(
+        f"{path}/preview", data={"body": body, "csrf_token": csrf_token(client, path)}, headers={"HX-Request": "true"}
+    )
     assert "balises HTML" in text(response)  # refused, never passed through
     body = "Cinq < six & sept > quatre : {{ lien }}"
-    response = client.post(f"{path}/preview", data={"body": body, "csrf_token": csrf_token(client, path)}, headers={"HX-Request": "true"})
+    response = client.post(
+        f"{path}/preview", data={"body": body, "csrf_token": csrf_token(client, path)}, headers={"HX-Request": "true"}
+    )
     assert "Cinq &lt; six &amp; sept &gt; quatre" in response.get_data(as_text=True)
 
 
@@ -132,7 +140,9 @@ def test_preview_escapes_what_the_text_says(logged_in, administrator, establishm
         ("Un texte sans lien.", "doit contenir le champ {{ lien }}"),
     ],
 )
-def test_a_forbidden_text_is_refused_with_a_clear_error_and_kept(db, logged_in, administrator, establishment, body, message):
+def test_a_forbidden_text_is_refused_with_a_clear_error_and_kept(
+    db, logged_in, administrator, establishment, body, message
+):
     client = logged_in(administrator)
     response = save(client, editor(establishment), body)
     page = text(response)
@@ -172,7 +182,12 @@ def test_administrator_of_another_establishment_gets_404(db, logged_in, make_use
     client = logged_in(other_admin)
     assert client.get(editor(establishment)).status_code == 404
     assert save(client, editor(establishment), "{{ lien }}").status_code == 404
-    assert client.post(f"{editor(establishment)}/versions/1/restore", data={"csrf_token": csrf_token(client, "/")}).status_code == 404
+    assert (
+        client.post(
+            f"{editor(establishment)}/versions/1/restore", data={"csrf_token": csrf_token(client, "/")}
+        ).status_code
+        == 404
+    )
     assert "EHPAD Les Tilleuls" not in text(client.get("/usagers/notice-texts"))
     assert versions(db, establishment) == []
 
