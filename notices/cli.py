@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import AppGroup
 
+from notices import letters, rendering, texts
 from notices import plan as notice_plan
 
-cli = AppGroup("notices", help="Notices d'information DMP : plan des destinataires.")
+cli = AppGroup("notices", help="Notices d'information DMP : plan des destinataires, rendu des notices.")
+SAMPLE_SENDER = rendering.Sender(
+    name="EHPAD Les Tilleuls",
+    finess="720000001",
+    address_lines=("12 rue des Tilleuls",),
+    postal_code="72000",
+    city="Le Mans",
+    phone="02 43 00 00 00",
+    email="accueil@tilleuls.example.fr",
+)
 
 
 @cli.command("plan")
@@ -43,3 +53,45 @@ def plan_command() -> None:
 def _plan(data: object, today, prefix: str) -> dict:
     facts = notice_plan.facts_from_json(data, today, prefix)
     return {"addressees": [addressee.as_json() for addressee in notice_plan.plan(facts)]}
+
+
+@cli.command("render-sample")
+@click.option("--variant", type=click.Choice(notice_plan.VARIANTS), default="usager", show_default=True)
+@click.option("--format", "output", type=click.Choice(("pdf", "html", "txt", "eml")), default="pdf", show_default=True)
+@click.option(
+    "--curator", is_flag=True, help="Le destinataire ne peut pas agir (copie pour information d'un curateur)."
+)
+def render_sample(variant: str, output: str, curator: bool) -> None:
+    """Write a notice with the default text and made-up names to stdout, to check its look:
+    `portal notices render-sample --variant parents --format pdf > notice.pdf`."""
+    representative = variant in ("representant", "parents")
+    content = rendering.NoticeContent(
+        sender=SAMPLE_SENDER,
+        recipient=rendering.Recipient(
+            name="Monsieur Paul BERNARD" if representative else "Madame Louise MARTIN",
+            address_lines=("3 rue Haute",)
+            if representative
+            else ("Résidence Les Tilleuls, chambre 12", "12 rue des Tilleuls"),
+            postal_code="72000",
+            city="Le Mans",
+        ),
+        variant=variant,
+        usager_name="Louise MARTIN",
+        body=texts.default_body(variant),
+        link="https://portail.example.fr/o/K7QF-3MZD-9TXA-R2PW",
+        reference="N-EXEMPLE-0001",
+        issued_on=date.today(),
+        may_oppose=not curator,
+    )
+    if output == "pdf":
+        data = letters.render_letter(content)
+    elif output == "eml":
+        message = rendering.render_email(
+            content, from_addr="notices@tilleuls.example.fr", to_addr="destinataire@example.org",
+            message_id="<exemple@tilleuls.example.fr>",
+        )  # fmt: skip
+        data = message.as_bytes()
+    else:
+        html = rendering.render_html_document(content) if output == "html" else rendering.render_text(content)
+        data = html.encode()
+    sys.stdout.buffer.write(data)

@@ -1,4 +1,4 @@
-"""Forms of the usager pages: search, and a usager with their representatives."""
+"""Forms of the usager pages (search, a usager with their representatives) and of the notice texts editor."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from wtforms import (
     SelectField,
     StringField,
     SubmitField,
+    TextAreaField,
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp, ValidationError
 
-from portal import ins
 from notices.models import (
     IDENTITY_STATUS_LABELS,
     PROTECTION_LABELS,
@@ -32,6 +32,7 @@ from notices.models import (
     RepresentativeRole,
     Sex,
 )
+from portal import ins
 
 # Statuses reached by querying the INSi teleservice, which returns the matricule.
 STATUSES_WITH_INS = (IdentityStatus.RECUPEREE, IdentityStatus.QUALIFIEE)
@@ -180,3 +181,28 @@ class UsagerForm(FlaskForm):
     def validate_birth_place_code(self, field) -> None:
         if not field.data and self.identity_status.data in STATUSES_WITH_INS:
             raise ValidationError(_l("Le lieu de naissance est un trait INS : saisissez son code INSEE."))
+
+
+# What the editor says of each error of notices.templating.TextError, by reason.
+TEXT_ERRORS = {
+    "too_long": _l("Le texte est trop long : %(detail)s caractères au plus."),
+    "html": _l(
+        "Ligne %(line)s : le texte ne peut pas contenir de balises HTML (< >). Utilisez la mise en forme simple : "
+        "paragraphes, titres « ## », listes « - », gras « **…** »."
+    ),
+    "syntax": _l(
+        "Ligne %(line)s : un champ {{ … }} ou une condition {%% … %%} est mal écrit (accolade ou « endif » manquant ?)."
+    ),
+    "construct": _l(
+        "Ligne %(line)s : seuls les champs {{ nom }} et les conditions {%% if nom %%} … {%% else %%} … {%% endif %%} "
+        "sont permis (pas de filtre « | », de point, d'appel ni de boucle)."
+    ),
+    "unknown_field": _l("Ligne %(line)s : le champ « %(name)s » n'existe pas. Utilisez un des champs listés."),
+    "missing_field": _l("Le texte doit contenir le champ {{ %(name)s }} : le destinataire doit recevoir son lien."),
+}
+
+
+class NoticeTextForm(FlaskForm):
+    body = TextAreaField(_l("Texte de la notice"), validators=[DataRequired(_l("Saisissez le texte."))])
+    # Preview only: shows the text as a curator (who gets a copy for information) reads it.
+    preview_curator = BooleanField(_l("Aperçu pour un curateur (copie pour information, sans droit d'agir)"))

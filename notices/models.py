@@ -1,4 +1,4 @@
-"""Usagers of an establishment, their identity (INS), legal situation and representatives."""
+"""Usagers of an establishment, their identity (INS), legal situation and representatives; notice texts."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import enum
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal.database import Base, utcnow
-from portal.models import Establishment
+from portal.models import Establishment, User
 
 
 def _enum(cls: type[enum.Enum], length: int) -> Enum:
@@ -168,3 +168,43 @@ class Representative(Base):
     @property
     def has_postal_address(self) -> bool:
         return bool(self.address_line1 and self.postal_code and self.city)
+
+
+class NoticeText(Base):
+    """One version of an establishment's text for one notice variant.
+
+    Every save adds a version and none is ever changed (a listener refuses it): a notice records
+    the version it used, which is what the establishment shows to prove what it said.
+    """
+
+    __tablename__ = "notice_texts"
+    __table_args__ = (
+        UniqueConstraint("establishment_id", "variant", "number", name="uq_notice_texts_establishment_variant_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    establishment_id: Mapped[int] = mapped_column(ForeignKey("establishments.id"), index=True)
+    variant: Mapped[str] = mapped_column(String(20))  # one of notices.plan.VARIANTS
+    # 1, 2, 3... per establishment and variant; the unique constraint settles two simultaneous saves.
+    number: Mapped[int]
+    # The template (notices.templating): Markdown-like paragraphs, lists and titles with {{ fields }}.
+    body: Mapped[str] = mapped_column(Text)
+    # The version whose body was brought back, when this one is a restoration.
+    restored_from_number: Mapped[int | None]
+    # None for the portal's default text, materialised when a notice first needs a version id.
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    author_label: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    establishment: Mapped[Establishment] = relationship()
+    author: Mapped[User | None] = relationship()
+
+
+class NoticeTextIsImmutable(RuntimeError):
+    pass
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_text_changes(session: Session, _context, _instances) -> None:
+    if any(isinstance(obj, NoticeText) for obj in (*session.dirty, *session.deleted)):
+        raise NoticeTextIsImmutable("notice text versions cannot be changed or deleted")

@@ -13,6 +13,7 @@ PROTECTIONS = ("none", "curatelle", "representation_biens", "representation_pers
 INS_STATUSES = ("provisoire", "recuperee", "validee", "qualifiee")
 ROLES = ("parent", "tuteur", "curateur", "habilite")
 CHANNELS = ("mssante", "email", "courrier", "remise_en_main_propre")
+VARIANTS = ("usager", "facile_a_lire", "representant", "parents")
 MAJORITY = 18
 
 

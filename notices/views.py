@@ -1,6 +1,9 @@
-"""Reception pages: the usagers of the user's establishments, their registration and their notice plan."""
+"""Reception pages (usagers, their registration and notice plan) and the administrators' notice texts editor."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -8,8 +11,16 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from notices import service
-from notices.forms import MAX_REPRESENTATIVES, REPRESENTATIVE_TEXT_FIELDS, USAGER_TEXT_FIELDS, SearchForm, UsagerForm
+from notices import rendering, service, templating, texts
+from notices.forms import (
+    MAX_REPRESENTATIVES,
+    REPRESENTATIVE_TEXT_FIELDS,
+    TEXT_ERRORS,
+    USAGER_TEXT_FIELDS,
+    NoticeTextForm,
+    SearchForm,
+    UsagerForm,
+)
 from notices.models import Usager
 from portal import database
 from portal.access import PermissionDenied
@@ -17,12 +28,25 @@ from portal.htmx import render_page_or_fragment
 from portal.models import User
 
 bp = Blueprint("notices", __name__, url_prefix="/usagers")
+# The variants in the URL of the texts editor; any other answers 404.
+VARIANT_PATH = "<any(usager, facile_a_lire, representant, parents):variant>"
 
 VARIANT_LABELS = {
     "usager": _l("Notice pour l'usager"),
     "facile_a_lire": _l("Version facile à lire et à comprendre (FALC)"),
     "representant": _l("Notice pour le représentant légal d'un majeur"),
     "parents": _l("Notice pour les parents d'un mineur"),
+}
+# What the editor says of each field a text may use (notices.templating.FIELDS).
+FIELD_LABELS = {
+    "etablissement": _l("le nom de l'établissement"),
+    "usager": _l("le nom de l'usager (l'enfant, ou la personne représentée, dans les notices aux représentants)"),
+    "lien": _l("le lien personnel du destinataire, pour lire l'information et s'opposer (obligatoire)"),
+    "telephone": _l("le téléphone de contact de l'établissement (vide s'il n'est pas renseigné)"),
+    "courriel": _l("l'adresse e-mail de contact de l'établissement (vide si elle n'est pas renseignée)"),
+    "peut_agir": _l(
+        "vrai si le destinataire peut s'opposer ; faux pour un curateur, qui reçoit une copie pour information"
+    ),
 }
 CHANNEL_LABELS = {
     "mssante": _l("messagerie de Mon espace santé"),
@@ -156,3 +180,128 @@ def _usager_data(form: UsagerForm) -> service.UsagerData:
         protection=form.protection.data,
         representatives=representatives,
     )
+
+
+# Notice texts (administrators)
+
+
+@bp.get("/notice-texts")
+def notice_texts():
+    establishments = texts.editable_establishments(_actor())
+    if not establishments:
+        raise PermissionDenied("notices.get_texts")
+    db = database.session()
+    current = {(e.id, v): texts.latest(db, e.id, v) for e in establishments for v in VARIANT_LABELS}
+    return render_template("notices/notice_texts.html", establishments=establishments, current=current)
+
+
+@bp.route(f"/notice-texts/<int:establishment_id>/{VARIANT_PATH}", methods=["GET", "POST"])
+def notice_text(establishment_id: int, variant: str):
+    db = database.session()
+    establishment = _text_establishment_or_404(establishment_id)
+    form = NoticeTextForm(data={"body": texts.current_body(db, establishment, variant)})
+    if form.validate_on_submit():
+        try:
+            version = texts.save_text(db, _actor(), establishment, variant, form.body.data)
+        except templating.TextError as error:
+            form.body.errors.append(_text_error(error))
+        except texts.Conflict:
+            form.body.errors.append(
+                _(
+                    "Une autre version de ce texte vient d'être enregistrée. Votre texte est conservé ci-dessous : "
+                    "relisez la liste des versions, puis enregistrez de nouveau."
+                )
+            )
+        else:
+            if version is None:
+                flash(_("Le texte n'a pas changé : aucune nouvelle version."), "info")
+            else:
+                flash(_("Version %(number)s du texte enregistrée.", number=version.number), "success")
+            return redirect(url_for("notices.notice_text", establishment_id=establishment.id, variant=variant))
+    return _editor_page(establishment, variant, form)
+
+
+@bp.post(f"/notice-texts/<int:establishment_id>/{VARIANT_PATH}/preview")
+def notice_text_preview(establishment_id: int, variant: str):
+    establishment = _text_establishment_or_404(establishment_id)
+    form = NoticeTextForm()
+    form.validate()  # CSRF checked by the app; an empty text previews as nothing
+    return _editor_page(establishment, variant, form, fragment=True)
+
+
+@bp.get(f"/notice-texts/<int:establishment_id>/{VARIANT_PATH}/versions/<int:number>")
+def notice_text_version(establishment_id: int, variant: str, number: int):
+    establishment = _text_establishment_or_404(establishment_id)
+    version = next(
+        (v for v in texts.versions(database.session(), _actor(), establishment, variant) if v.number == number), None
+    )
+    if version is None:
+        abort(404)
+    return render_template(
+        "notices/notice_text_version.html",
+        establishment=establishment,
+        variant=variant,
+        version=version,
+        preview=_preview(establishment, variant, version.body, may_oppose=True),
+    )
+
+
+@bp.post(f"/notice-texts/<int:establishment_id>/{VARIANT_PATH}/versions/<int:number>/restore")
+def notice_text_restore(establishment_id: int, variant: str, number: int):
+    establishment = _text_establishment_or_404(establishment_id)
+    try:
+        version = texts.restore(database.session(), _actor(), establishment, variant, number)
+    except LookupError:
+        abort(404)
+    except texts.Conflict:
+        flash(_("Une autre version vient d'être enregistrée : rien n'a été restauré. Recommencez."), "error")
+    except templating.TextError:
+        # A version saved under older rules: shown, but not brought back as it is.
+        flash(_("Cette version ne respecte plus les règles des textes : copiez-la et corrigez-la."), "error")
+    else:
+        if version is None:
+            flash(_("Cette version est déjà le texte en vigueur."), "info")
+        else:
+            flash(
+                _("Version %(old)s restaurée : c'est la version %(number)s.", old=number, number=version.number),
+                "success",
+            )
+    return redirect(url_for("notices.notice_text", establishment_id=establishment.id, variant=variant))
+
+
+def _text_establishment_or_404(establishment_id: int):
+    return texts.get_establishment(database.session(), _actor(), establishment_id) or abort(404)
+
+
+def _editor_page(establishment, variant: str, form: NoticeTextForm, *, fragment: bool = False):
+    """The editor with the preview of the form's text; the preview fragment alone for htmx."""
+    body = form.body.data or ""
+    context = {
+        "establishment": establishment,
+        "variant": variant,
+        "form": form,
+        "versions": texts.versions(database.session(), _actor(), establishment, variant),
+        "fields": FIELD_LABELS,
+        "preview": _preview(establishment, variant, body, may_oppose=not form.preview_curator.data),
+    }
+    if fragment:
+        return render_page_or_fragment(
+            "notices/notice_text.html", "notices/partials/notice_text_preview.html", **context
+        )
+    return render_template("notices/notice_text.html", **context)
+
+
+def _preview(establishment, variant: str, body: str, *, may_oppose: bool) -> dict:
+    """{"html": the text rendered with sample data} or {"error": why it cannot be}."""
+    today = datetime.now(ZoneInfo("Europe/Paris")).date()
+    content = texts.sample_content(
+        establishment, variant, body, base_url=request.host_url, may_oppose=may_oppose, today=today
+    )
+    try:
+        return {"html": rendering.render_html(content)}
+    except templating.TextError as error:
+        return {"error": _text_error(error)}
+
+
+def _text_error(error: templating.TextError) -> str:
+    return str(TEXT_ERRORS[error.reason] % {"line": error.line, "name": error.name, "detail": error.detail})

@@ -43,6 +43,8 @@ def seed(db: Session) -> list[DemoAccount]:
         address="12 rue des Tilleuls",
         postal_code="72000",
         city="Le Mans",
+        phone="02 43 00 00 00",
+        email="accueil@ehpad-tilleuls.demo.mssante.fr",
     )
     db.add(establishment)
     issuer = current_app.config["PORTAL_SETTINGS"].totp_issuer

@@ -45,6 +45,9 @@ class Establishment(Base):
     address: Mapped[str] = mapped_column(String(300), default="")
     postal_code: Mapped[str] = mapped_column(String(5), default="")
     city: Mapped[str] = mapped_column(String(100), default="")
+    # The contact given to usagers on notices and letters (reception or secretariat).
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

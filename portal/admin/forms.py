@@ -135,6 +135,26 @@ class EstablishmentForm(FlaskForm):
     city = StringField(
         _l("Ville"), validators=[Length(max=100, message=_l("100 caractères au plus."))], filters=[_strip]
     )
+    phone = StringField(
+        _l("Téléphone de contact"),
+        validators=[
+            Optional(),
+            Regexp(
+                r"^\+?[0-9][0-9 .]{3,28}$",
+                message=_l("Saisissez un numéro de téléphone : chiffres, espaces ou points, + pour l'international."),
+            ),
+        ],
+        filters=[_strip],
+    )
+    email = EmailField(
+        _l("Adresse e-mail de contact"),
+        validators=[
+            Optional(),
+            Length(max=254, message=_l("254 caractères au plus.")),
+            Email(_l("Cette adresse e-mail n'est pas valide.")),
+        ],
+        filters=[_strip],
+    )
 
 
 class ConfirmForm(FlaskForm):

@@ -54,6 +54,8 @@ class EstablishmentData:
     address: str
     postal_code: str
     city: str
+    phone: str = ""
+    email: str = ""
 
 
 # Users
@@ -254,6 +256,8 @@ def _normalised_establishment(data: EstablishmentData) -> EstablishmentData:
         address=data.address.strip(),
         postal_code=data.postal_code.strip(),
         city=data.city.strip(),
+        phone=data.phone.strip(),
+        email=data.email.strip(),
     )
 
 
@@ -267,7 +271,7 @@ def _refuse_duplicate_finess(db: Session, data: EstablishmentData, establishment
 
 def _apply_establishment(establishment: Establishment, data: EstablishmentData) -> list[str]:
     changed = []
-    for name in ("finess", "name", "address", "postal_code", "city"):
+    for name in ("finess", "name", "address", "postal_code", "city", "phone", "email"):
         if getattr(establishment, name) != getattr(data, name):
             setattr(establishment, name, getattr(data, name))
             changed.append(name)

@@ -245,4 +245,6 @@ def _establishment_data(form: EstablishmentForm) -> service.EstablishmentData:
         address=form.address.data or "",
         postal_code=form.postal_code.data or "",
         city=form.city.data or "",
+        phone=form.phone.data or "",
+        email=form.email.data or "",
     )

@@ -14,6 +14,8 @@ def establishment_fields(**overrides):
         "address": "3 chemin des Oliviers",
         "postal_code": "20000",
         "city": "Ajaccio",
+        "phone": "04 95 00 00 00",
+        "email": "accueil@oliviers.example.org",
     }
     return {**fields, **overrides}
 
@@ -84,8 +86,14 @@ def test_administrator_updates_establishment(db, logged_in, administrator, estab
     response = post(client, path, data)
     assert response.status_code == 302
     db.refresh(establishment)
-    assert (establishment.postal_code, establishment.city) == ("20000", "Ajaccio")
-    assert admin_events(db) == [("admin.establishment_updated", "720000001", {"fields": ["postal_code", "city"]})]
+    assert (establishment.postal_code, establishment.city, establishment.phone) == (
+        "20000",
+        "Ajaccio",
+        "04 95 00 00 00",
+    )
+    assert admin_events(db) == [
+        ("admin.establishment_updated", "720000001", {"fields": ["postal_code", "city", "phone", "email"]})
+    ]
 
 
 def test_establishment_cannot_take_another_finess(db, logged_in, administrator, establishment, stranger):
@@ -117,10 +125,21 @@ def test_establishment_deactivation_needs_confirmation_and_can_be_undone(db, log
     ]
 
 
+@pytest.mark.parametrize("field, value", [("phone", "appelez-nous"), ("email", "accueil@")])
+def test_establishment_contact_is_validated(db, logged_in, administrator, field, value):
+    response = post(logged_in(administrator), "/admin/establishments/new", establishment_fields(**{field: value}))
+    assert response.status_code == 200
+    assert db.scalar(select(Establishment).where(Establishment.finess == "2A0000123")) is None
+
+
 def test_establishment_creation_is_audited(db, logged_in, administrator):
     post(logged_in(administrator), "/admin/establishments/new", establishment_fields())
     assert admin_events(db) == [
-        ("admin.establishment_created", "2A0000123", {"fields": ["finess", "name", "address", "postal_code", "city"]})
+        (
+            "admin.establishment_created",
+            "2A0000123",
+            {"fields": ["finess", "name", "address", "postal_code", "city", "phone", "email"]},
+        )
     ]
 
 

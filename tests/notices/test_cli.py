@@ -60,3 +60,21 @@ def test_wrong_type_is_refused(app):
 def test_malformed_json_is_refused(app):
     result = run(app, "{not json")
     assert result.exit_code == 2 and "JSON invalide" in result.stderr
+
+
+def test_render_sample_writes_each_format(app):
+    runner = app.test_cli_runner()
+    pdf = runner.invoke(main, ["notices", "render-sample", "--variant", "parents", "--format", "pdf"])
+    assert pdf.exit_code == 0, pdf.output
+    assert pdf.stdout_bytes.startswith(b"%PDF-")
+    text = runner.invoke(main, ["notices", "render-sample", "--variant", "facile_a_lire", "--format", "txt"]).stdout
+    assert "Ce courrier parle de vos documents de santé." in text
+    html = runner.invoke(main, ["notices", "render-sample", "--format", "html"]).stdout
+    assert html.startswith("<!doctype html>") and "<h2>Vos droits</h2>" in html
+    eml = runner.invoke(main, ["notices", "render-sample", "--variant", "representant", "--format", "eml", "--curator"])
+    assert b"multipart/alternative" in eml.stdout_bytes and b"X-MSS" not in eml.stdout_bytes
+
+
+def test_render_sample_refuses_an_unknown_variant(app):
+    result = app.test_cli_runner().invoke(main, ["notices", "render-sample", "--variant", "affiche"])
+    assert result.exit_code == 2 and "affiche" in result.output
