@@ -212,7 +212,8 @@ class Provider:
     def reset(self) -> None:
         self.professionals: dict[str, Professional] = {}
         self.card_holder: str | None = None
-        # Wrong answers on purpose: expired_id_token, tampered_id_token, other_nonce, no_acr.
+        # Wrong answers on purpose: expired_id_token, tampered_id_token, other_nonce, no_acr,
+        # userinfo_of_another, tampered_userinfo (for a client registered with a signed userinfo).
         self.faults: set[str] = set()
         self.codes: dict[str, AuthorizationCode] = {}
         self.tokens: list[Token] = []
@@ -371,13 +372,22 @@ class Provider:
                 return provider.issuer
 
             def generate_user_info(self, user, scope):
-                return UserInfo(user.userinfo())
+                claims = user.userinfo()
+                if "userinfo_of_another" in provider.faults:
+                    claims["sub"] = "f:00000000-0000-0000-0000-000000000000:psc"
+                return UserInfo(claims)
 
             def resolve_private_key(self):
                 return provider.key
 
             def get_supported_algorithms(self):
                 return ["RS256"]
+
+            def __call__(self, request):
+                status, body, headers = super().__call__(request)
+                if "tampered_userinfo" in provider.faults:
+                    body = _tampered(body)
+                return status, body, headers
 
         class PscEndSession(EndSessionEndpoint):
             def get_server_jwks(self):
@@ -488,10 +498,12 @@ def _authorization_page(holder: Professional | None) -> str:
 <button name="choice" value="annuler">Annuler</button></form></body></html>"""
 
 
-def _tampered(id_token: str) -> str:
+def _tampered(token: str) -> str:
     """The same signature over a payload someone changed: here, to name another professional."""
-    header, payload, signature = id_token.split(".")
+    header, payload, signature = token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     claims["preferred_username"] = "810000000099"
+    if "SubjectNameID" in claims:
+        claims["SubjectNameID"] = "810000000099"
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     return f"{header}.{forged}.{signature}"

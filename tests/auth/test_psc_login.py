@@ -105,9 +105,10 @@ def test_a_callback_cannot_be_replayed(client, db, psc, nurse):
         ("expired_id_token", "expired"),
         ("tampered_id_token", "signature"),
         ("no_acr", "acr"),
+        ("userinfo_of_another", "subject"),
     ],
 )
-def test_an_id_token_that_fails_a_check_opens_no_session(client, db, psc, nurse, fault, reason):
+def test_an_answer_that_fails_a_check_opens_no_session(client, db, psc, nurse, fault, reason):
     psc.faults.add(fault)
     response = psc_login(client, psc, nurse.national_id)
     assert response.status_code == 400 and REFUSED in text(response)
@@ -148,6 +149,14 @@ def test_signed_userinfo_is_verified_and_read(client, db, psc, nurse):
     psc.client.userinfo_signed = True
     assert psc_login(client, psc, nurse.national_id).location == "/"
     assert is_logged_in(client)
+
+
+def test_a_tampered_signed_userinfo_opens_no_session(client, db, psc, nurse):
+    psc.client.userinfo_signed = True
+    psc.faults.add("tampered_userinfo")
+    response = psc_login(client, psc, nurse.national_id)
+    assert response.status_code == 400 and not is_logged_in(client)
+    assert psc_events(db) == [("auth.psc_login", "failure", {"reason": "signature"})]
 
 
 def test_names_and_profession_follow_the_national_directory(client, db, psc, make_user):
