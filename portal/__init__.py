@@ -10,7 +10,7 @@ from portal import errors, security
 from portal.admin.views import bp as admin_bp
 from portal.annuaire.views import bp as annuaire_bp
 from portal.audit.views import bp as audit_bp
-from portal.auth import guard
+from portal.auth import guard, psc
 from portal.auth.views import bp as auth_bp
 from portal.database import Database
 from portal.home.views import bp as home_bp
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.jinja_env.globals.update(Role=Role, get_locale=get_locale)
     errors.init_app(app)
     guard.init_app(app)
+    psc.init_app(app, settings)
     for blueprint in (auth_bp, home_bp, admin_bp, audit_bp, annuaire_bp, i18n_bp):
         app.register_blueprint(blueprint)
 

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Column, Enum, ForeignKey, String, Table, event
+from sqlalchemy import JSON, Column, Enum, ForeignKey, String, Table, event, false, true
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal.database import Base, utcnow
@@ -81,6 +81,10 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     is_active: Mapped[bool] = mapped_column(default=True)
+    # False: the user logs in with Pro Santé Connect only, never with a password.
+    local_login_allowed: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Created at a first Pro Santé Connect login; inactive until an administrator approves it.
+    approval_pending: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 

@@ -103,6 +103,55 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Network timeout of one IMAP operation (connect, then each read)."
     )
 
+    # Pro Santé Connect (PSC), the national OpenID Connect provider for professionals. Without
+    # psc_issuer the login page offers local accounts only.
+    psc_issuer: str | None = Field(
+        None,
+        description="PSC issuer, compared with the `iss` of every token: ANS test environment "
+        "https://auth.bas.psc.esante.gouv.fr/auth/realms/esante-wallet, production "
+        "https://auth.esw.esante.gouv.fr/auth/realms/esante-wallet; unset: PSC login is off.",
+    )
+    psc_discovery_url: str | None = Field(
+        None,
+        description="PSC's discovery document; unset: the issuer followed by PSC's non-standard "
+        "/.well-known/wallet-openid-configuration.",
+    )
+    psc_client_id: str | None = Field(None, description="Client id the ANS gave the portal.")
+    psc_client_auth: Literal["client_secret_basic", "client_secret_post", "private_key_jwt"] = Field(
+        "client_secret_basic",
+        description="How the portal authenticates to PSC's token endpoint: with psc_client_secret "
+        "(client_secret_basic or client_secret_post), or by signing with psc_private_key_file (private_key_jwt).",
+    )
+    psc_client_secret: SecretStr | None = Field(
+        None, description="Client secret the ANS gave the portal (a secret: set it from the environment)."
+    )
+    psc_private_key_file: Path | None = Field(
+        None, description="PEM RSA private key for private_key_jwt; its public key is registered with the ANS."
+    )
+    psc_unknown_user: Literal["refuse", "pending"] = Field(
+        "refuse",
+        description="A professional whose national id matches no account: refuse (a page says whom to "
+        "ask), or pending (an inactive account is created, attached to the establishments whose FINESS "
+        "PSC lists among their activities, for an administrator to approve; refused when none matches).",
+    )
+    psc_timeout_seconds: float = Field(10.0, gt=0, description="Network timeout of one request to PSC.")
+
+    @model_validator(mode="after")
+    def _require_psc_credentials(self) -> Settings:
+        if not self.psc_issuer:
+            return self
+        if not self.psc_client_id:
+            raise SettingsError("PORTAL_PSC_ISSUER needs PORTAL_PSC_CLIENT_ID.")
+        if self.psc_client_auth == "private_key_jwt" and not self.psc_private_key_file:
+            raise SettingsError("PORTAL_PSC_CLIENT_AUTH=private_key_jwt needs PORTAL_PSC_PRIVATE_KEY_FILE.")
+        if self.psc_client_auth != "private_key_jwt" and not self.psc_client_secret:
+            raise SettingsError(f"PORTAL_PSC_CLIENT_AUTH={self.psc_client_auth} needs PORTAL_PSC_CLIENT_SECRET.")
+        if self.env == "production" and not all(
+            url.startswith("https://") for url in (self.psc_issuer, self.resolved_psc_discovery_url())
+        ):
+            raise SettingsError("Pro Santé Connect must be reached over https in production.")
+        return self
+
     @model_validator(mode="after")
     def _require_secrets_in_production(self) -> Settings:
         if self.env == "production" and self.imap_security == "plain":
@@ -131,6 +180,13 @@ class Settings(BaseSettings):
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.instance_path / 'portal.sqlite3'}"
+
+    @property
+    def psc_enabled(self) -> bool:
+        return bool(self.psc_issuer)
+
+    def resolved_psc_discovery_url(self) -> str:
+        return self.psc_discovery_url or f"{self.psc_issuer.rstrip('/')}/.well-known/wallet-openid-configuration"
 
     def resolved_secret_key(self) -> str:
         if self.secret_key:

@@ -20,6 +20,7 @@ from portal.database import make_engine
 from portal.models import Establishment, Role, User
 from portal.security import limiter
 from portal.settings import Settings
+from tests.auth.oidc_provider import Provider
 
 PASSWORD = "correct horse battery staple"
 PASSWORD_HASH = passwords.hash_password(PASSWORD)  # argon2 is slow on purpose: hash once for the cast
@@ -50,9 +51,29 @@ def drop_database(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory) -> Settings:
+def oidc_provider():
+    """The stand-in for Pro Santé Connect on loopback (tests/auth/oidc_provider.py)."""
+    provider = Provider()
+    provider.start()
+    yield provider
+    provider.stop()
+
+
+def psc_settings(provider: Provider) -> dict:
+    """The settings that point a portal at the test provider."""
+    return {
+        "psc_issuer": provider.issuer,
+        "psc_client_id": provider.client.client_id,
+        "psc_client_secret": provider.client.client_secret,
+    }
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory, oidc_provider) -> Settings:
     instance = tmp_path_factory.mktemp("instance")
-    return Settings(env="test", instance_path=instance, database_url=database_url(instance, "portal"))
+    return Settings(
+        env="test", instance_path=instance, database_url=database_url(instance, "portal"), **psc_settings(oidc_provider)
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,13 @@
 """Notices: versioned notice texts, and the establishment's contact given on notices
 
-Revision ID: 0005_notice_texts
+Revision ID: 0005
 Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_notice_texts"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None

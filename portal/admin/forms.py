@@ -107,6 +107,8 @@ class UserForm(FlaskForm):
     establishments = MultiCheckboxField(
         _l("Établissements"), coerce=int, validators=[AtLeastOne(_l("Choisissez au moins un établissement."))]
     )
+    # Ticked: the account's password is refused; an unticked box (or an older form without it) keeps local login.
+    psc_only = BooleanField(_l("Connexion avec Pro Santé Connect uniquement"))
 
 
 class EstablishmentForm(FlaskForm):

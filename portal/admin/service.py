@@ -45,6 +45,8 @@ class UserData:
     profession_code: str | None
     roles: frozenset[Role]
     establishment_ids: frozenset[int]
+    # False: Pro Santé Connect only.
+    local_login_allowed: bool = True
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ def create_user(db: Session, actor: User, data: UserData) -> tuple[User, str]:
     _refuse_duplicate_user(db, data, None)
     password = secrets.token_urlsafe(PASSWORD_BYTES)
     # No TOTP secret: the user enrols their second factor at first login.
-    user = User(password_hash=passwords.hash_password(password))
+    # local_login_allowed starts at the model's default, so that only a departure from it is audited as a change.
+    user = User(password_hash=passwords.hash_password(password), local_login_allowed=True)
     changed = _apply(db, user, data)
     db.add(user)
     record(db, "admin.user_created", outcome=SUCCESS, actor=actor, target=user.email, detail={"fields": changed})
@@ -121,9 +124,12 @@ def deactivate_user(db: Session, actor: User, user: User) -> None:
 
 
 def reactivate_user(db: Session, actor: User, user: User) -> None:
+    """Reactivate a deactivated account, or approve one requested at a first Pro Santé Connect login."""
     require_role(actor, Role.ADMINISTRATOR, "admin.reactivate_user")
+    action = "admin.user_approved" if user.approval_pending else "admin.user_reactivated"
     user.is_active = True
-    record(db, "admin.user_reactivated", outcome=SUCCESS, actor=actor, target=user.email)
+    user.approval_pending = False
+    record(db, action, outcome=SUCCESS, actor=actor, target=user.email)
     db.commit()
 
 
@@ -158,6 +164,7 @@ def _normalised(data: UserData) -> UserData:
         profession_code=(data.profession_code or "").strip() or None,
         roles=data.roles,
         establishment_ids=data.establishment_ids,
+        local_login_allowed=data.local_login_allowed,
     )
 
 
@@ -175,7 +182,7 @@ def _refuse_duplicate_user(db: Session, data: UserData, user_id: int | None) -> 
 def _apply(db: Session, user: User, data: UserData) -> list[str]:
     """Copy the data onto the user; the names of the fields that changed, for the audit log."""
     changed = []
-    for name in ("email", "first_name", "last_name", "national_id", "profession_code"):
+    for name in ("email", "first_name", "last_name", "national_id", "profession_code", "local_login_allowed"):
         if getattr(user, name) != getattr(data, name):
             setattr(user, name, getattr(data, name))
             changed.append(name)

@@ -11,6 +11,7 @@ from portal import database
 from portal.access import require_role
 from portal.admin import service
 from portal.admin.forms import ConfirmForm, EstablishmentForm, SearchForm, UserForm
+from portal.auth import psc
 from portal.htmx import render_page_or_fragment
 from portal.models import Establishment, Role, User
 from portal.pagination import Page
@@ -69,7 +70,7 @@ def users():
 def user_new():
     db = database.session()
     form = _user_form(UserForm())
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _can_log_in(form):
         try:
             user, password = service.create_user(db, _actor(), _user_data(form))
         except service.Duplicate as duplicate:
@@ -94,10 +95,11 @@ def user(user_id: int):
                 "profession_code": target.profession_code,
                 "roles": [role.value for role in target.roles],
                 "establishments": [e.id for e in target.establishments],
+                "psc_only": not target.local_login_allowed,
             }
         )
     )
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _can_log_in(form):
         try:
             service.update_user(db, _actor(), target, _user_data(form))
         except service.Duplicate as duplicate:
@@ -126,8 +128,12 @@ def user_deactivate(user_id: int):
 @bp.post("/users/<int:user_id>/reactivate")
 def user_reactivate(user_id: int):
     target = _user_or_404(user_id)
+    approving = target.approval_pending
     service.reactivate_user(database.session(), _actor(), target)
-    flash(_("Le compte de %(name)s est réactivé.", name=target.full_name), "success")
+    if approving:
+        flash(_("Le compte de %(name)s est validé.", name=target.full_name), "success")
+    else:
+        flash(_("Le compte de %(name)s est réactivé.", name=target.full_name), "success")
     return redirect(url_for("admin.user", user_id=target.id))
 
 
@@ -165,6 +171,16 @@ def _user_form(form: UserForm) -> UserForm:
     return form
 
 
+def _can_log_in(form: UserForm) -> bool:
+    # Without Pro Santé Connect on this portal, an account without local login could never log in.
+    if not form.psc_only.data or psc.enabled():
+        return True
+    form.psc_only.errors.append(
+        _("Pro Santé Connect n'est pas configuré sur ce portail : la connexion par mot de passe doit rester autorisée.")
+    )
+    return False
+
+
 def _user_data(form: UserForm) -> service.UserData:
     return service.UserData(
         email=form.email.data,
@@ -174,6 +190,7 @@ def _user_data(form: UserForm) -> service.UserData:
         profession_code=form.profession_code.data,
         roles=frozenset(Role(value) for value in form.roles.data),
         establishment_ids=frozenset(form.establishments.data),
+        local_login_allowed=not form.psc_only.data,
     )
 
 

@@ -1,1 +1,1 @@
-"""Local login: password, mandatory second factor (TOTP), lockout, idle lock."""
+"""Login: local accounts (password, mandatory TOTP, lockout) or Pro Santé Connect; idle lock."""

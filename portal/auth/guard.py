@@ -1,17 +1,25 @@
-"""Login by default: who is logged in, idle lock, and the end of a session."""
+"""Login by default: who is logged in, idle lock, Pro Santé Connect's hold on a session, and the end of a session."""
 
 from __future__ import annotations
+
+import logging
 
 from flask import Flask, Response, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, logout_user
 
 from portal import database
+from portal.auth import psc
 from portal.auth.service import record_logout
 from portal.database import utcnow
 from portal.models import User
 
+log = logging.getLogger(__name__)
 login_manager = LoginManager()
+
+# PSC's access tokens live about five minutes. They are renewed this long before they lapse; each
+# renewal is also PSC telling whether the professional's PSC session is still open.
+PSC_RENEWAL_MARGIN_SECONDS = 30
 
 
 def init_app(app: Flask) -> None:
@@ -20,6 +28,7 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(_load_user)
     app.before_request(_lock_idle_session)
     app.before_request(_require_login)
+    app.before_request(_renew_psc_tokens)
 
 
 def _load_user(user_id: str) -> User | None:
@@ -53,6 +62,26 @@ def _require_login() -> Response | None:
     if current_user.is_authenticated:
         return None
     return _to_login()
+
+
+def _renew_psc_tokens() -> Response | None:
+    tokens = session.get("psc")
+    if not (tokens and tokens.get("refresh_token") and current_user.is_authenticated and psc.enabled()):
+        return None
+    if request.endpoint == "static" or tokens["expires_at"] - PSC_RENEWAL_MARGIN_SECONDS > utcnow().timestamp():
+        return None
+    try:
+        session["psc"] = psc.client().refresh(tokens)
+    except psc.PscUnavailable as error:
+        # PSC said nothing either way: the session goes on and the next request asks again.
+        log.warning("Pro Santé Connect token renewal failed: %s", error)
+    except psc.PscRefused as refused:
+        user = current_user._get_current_object()
+        record_logout(database.session(), user, "psc_refresh_refused", {"reason": refused.reason})
+        end_session()
+        flash(_("Pro Santé Connect a mis fin à votre session. Reconnectez-vous."), "info")
+        return _to_login()
+    return None
 
 
 def _to_login() -> Response:

@@ -1,4 +1,4 @@
-"""Login, second factor, enrolment and logout pages."""
+"""Login (local or Pro Santé Connect), second factor, enrolment and logout pages."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
 from portal import database
-from portal.auth import service, totp
+from portal.auth import psc, service, totp
 from portal.auth.forms import CodeForm, LoginForm, PasswordChangeForm
 from portal.auth.guard import end_session
 from portal.database import utcnow
@@ -21,6 +21,15 @@ bp = Blueprint("auth", __name__)
 
 # The password step is valid this long while the user types the code.
 PENDING_SECONDS = 300
+# HTTP status of the page explaining why a PSC login opened no session; other reasons (checks failed): 400.
+PSC_REFUSAL_STATUS = {
+    "requested": 200,
+    "cancelled": 200,
+    "unknown": 403,
+    "pending": 403,
+    "inactive": 403,
+    "unavailable": 503,
+}
 
 
 def _login_limit() -> str:
@@ -50,7 +59,49 @@ def login():
                 pending["enrol_secret"] = totp.new_secret()
             session["pending"] = pending
             return redirect(url_for("auth.enrol" if user.totp_secret is None else "auth.code"))
-    return render_template("auth/login.html", form=form)
+    return render_template("auth/login.html", form=form, psc_enabled=psc.enabled())
+
+
+# A link, not a form: a form's redirects are held to the CSP's form-action ('self'), and PSC is elsewhere.
+# Starting a login changes nothing but the state kept for PSC's answer.
+@bp.get("/login/psc")
+@limiter.limit(_login_limit)
+@public
+def psc_login():
+    if not psc.enabled():
+        abort(404)
+    if current_user.is_authenticated:
+        return redirect(url_for("home.home"))
+    try:
+        return psc.client().authorize_redirect(url_for("auth.psc_callback", _external=True))
+    except psc.PscUnavailable:
+        service.record_psc_failure(database.session(), "unavailable")
+        return _psc_refused("unavailable")
+
+
+@bp.get("/login/psc/callback")
+@limiter.limit(_login_limit)
+@public
+def psc_callback():
+    if not psc.enabled():
+        abort(404)
+    db = database.session()
+    try:
+        identity, tokens = psc.client().authorize()
+    except psc.PscUnavailable:
+        service.record_psc_failure(db, "unavailable")
+        return _psc_refused("unavailable")
+    except psc.PscRefused as refused:
+        service.record_psc_failure(db, refused.reason)
+        return _psc_refused(refused.reason)
+    try:
+        user = service.login_with_psc(db, identity, current_app.config["PORTAL_SETTINGS"].psc_unknown_user)
+    except service.LoginRefused as refused:
+        return _psc_refused(refused.reason, identity.national_id)
+    response = _start_session(user)
+    # Kept in the server-side session only: the cookie carries the session id, never a token.
+    session["psc"] = tokens
+    return response
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
@@ -93,9 +144,17 @@ def enrol():
 
 @bp.post("/logout")
 def logout():
-    service.record_logout(database.session(), current_user._get_current_object(), "logout")
+    tokens = session.get("psc")
+    detail = {"method": "psc"} if tokens else None
+    service.record_logout(database.session(), current_user._get_current_object(), "logout", detail)
     end_session()
     flash(_("Vous êtes déconnecté."), "info")
+    if tokens and psc.enabled():
+        # PSC ends its own session too, then sends the browser back to the login page. Not by redirect:
+        # the browser holds a form's redirects to the CSP's form-action ('self'); this page hands it over.
+        end_session_url = psc.client().logout_url(tokens, url_for("auth.login", _external=True))
+        if end_session_url:
+            return render_template("auth/logout.html", end_session_url=end_session_url)
     return redirect(url_for("auth.login"))
 
 
@@ -140,8 +199,15 @@ def _start_session(user: User) -> object:
     return redirect(url_for("home.home"))
 
 
+def _psc_refused(reason: str, national_id: str | None = None):
+    page = render_template("auth/psc_refused.html", reason=reason, national_id=national_id)
+    return page, PSC_REFUSAL_STATUS.get(reason, 400)
+
+
 def _flash_refusal(refused: service.LoginRefused) -> None:
-    if refused.reason == "locked":
+    if refused.reason == "psc_only":
+        flash(_("Ce compte se connecte uniquement avec Pro Santé Connect."), "error")
+    elif refused.reason == "locked":
         flash(
             _(
                 "Trop d'essais infructueux : le compte est verrouillé jusqu'à %(time)s.",

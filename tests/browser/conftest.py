@@ -10,7 +10,7 @@ from werkzeug.serving import make_server
 
 from portal import create_app, migrate
 from portal.settings import Settings
-from tests.conftest import database_url, drop_database
+from tests.conftest import database_url, drop_database, psc_settings
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -30,10 +30,12 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def live_app(tmp_path_factory):
+def live_app(tmp_path_factory, oidc_provider):
     """Its own database: the live server runs in another thread than the test's transaction."""
     instance = tmp_path_factory.mktemp("live")
-    settings = Settings(env="test", instance_path=instance, database_url=database_url(instance, "live"))
+    settings = Settings(
+        env="test", instance_path=instance, database_url=database_url(instance, "live"), **psc_settings(oidc_provider)
+    )
     app = create_app(settings)
     migrate.run(app.extensions["database"].engine, "upgrade", "heads")
     yield app
