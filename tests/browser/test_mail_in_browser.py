@@ -1,8 +1,9 @@
-"""A professional reads an HTML message in Chromium: the sandboxed frame shows it, scripts stay dead."""
+"""A professional reads mail in Chromium: the sandboxed frame shows HTML with scripts dead; the keyboard is enough."""
 
 import base64
 import uuid
 from email.message import EmailMessage
+from email.utils import format_datetime
 
 import pyotp
 import pytest
@@ -13,7 +14,7 @@ from mail.models import Mailbox, MailboxKind
 from portal import database
 from portal.models import Establishment, Role, User
 from tests.conftest import PASSWORD, PASSWORD_HASH
-from tests.mail.conftest import imap_append, imap_credential, imap_server, mailstack, new_imap_mailbox  # noqa: F401
+from tests.mail.conftest import days_ago, imap_append, imap_credential, imap_server, mailstack, new_imap_mailbox  # noqa: F401
 
 # A 1x1 red PNG.
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
@@ -38,6 +39,41 @@ def reader(live_app, imap_server, imap_credential, new_imap_mailbox):  # noqa: F
     live_app.extensions.pop("mail.store").close()
 
 
+def log_in(page, live_url: str, email: str, secret: str) -> None:
+    page.goto(f"{live_url}/login")
+    page.get_by_label("Adresse e-mail").fill(email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Continuer").click()
+    page.get_by_label("Code à 6 chiffres").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Se connecter").click()
+
+
+def test_messages_are_read_one_after_another_with_the_keyboard(live_url, page, reader, imap_append):  # noqa: F811
+    address, email, secret = reader
+    for age, subject in enumerate(("Troisième", "Deuxième", "Premier")):  # listed newest first
+        message = EmailMessage()
+        message["Subject"], message["From"], message["To"] = subject, "cadre@demo.mssante.fr", address
+        message["Date"] = format_datetime(days_ago(age + 1))
+        message.set_content(f"Message {subject}.")
+        imap_append(address, message.as_bytes())
+    log_in(page, live_url, email, secret)
+    page.get_by_role("link", name="Messagerie").click()
+    page.get_by_role("link", name="Premier").wait_for()
+    page.wait_for_load_state()
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Troisième").wait_for()
+    page.wait_for_load_state()
+    page.keyboard.press("j")
+    page.get_by_role("heading", name="Deuxième").wait_for()
+    page.wait_for_load_state()
+    page.keyboard.press("k")
+    page.get_by_role("heading", name="Troisième").wait_for()
+    page.wait_for_load_state()
+    page.keyboard.press("u")
+    page.get_by_role("link", name="Premier").wait_for()
+
+
 def test_html_message_shows_in_its_frame_with_inline_image_and_no_script(live_url, page, reader, imap_append):  # noqa: F811
     address, email, secret = reader
     message = EmailMessage()
@@ -53,12 +89,7 @@ def test_html_message_shows_in_its_frame_with_inline_image_and_no_script(live_ur
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
 
-    page.goto(f"{live_url}/login")
-    page.get_by_label("Adresse e-mail").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Continuer").click()
-    page.get_by_label("Code à 6 chiffres").fill(pyotp.TOTP(secret).now())
-    page.get_by_role("button", name="Se connecter").click()
+    log_in(page, live_url, email, secret)
     page.get_by_role("link", name="Messagerie").click()
     page.get_by_role("link", name="Planning de la semaine").click()
 
