@@ -33,6 +33,12 @@ class Frame:
     remote_blocked: bool
 
 
+def default_frame(message: Message) -> Frame:
+    """The frame as the message view first serves it: remote content blocked, cid: images inline."""
+    body = render_body(message, cid_url=inline_images(message))
+    return Frame(frame_document(body.fragment), body.remote_blocked)
+
+
 class FrameCache:
     """The default framing (remote content blocked) of recently read messages, keyed by the raw bytes' hash.
 
@@ -53,9 +59,7 @@ class FrameCache:
             if cached is not None:
                 self._frames.move_to_end(key)
                 return cached
-        message = message or parse_message(raw)
-        body = render_body(message, cid_url=inline_images(message))
-        frame = Frame(frame_document(body.fragment), body.remote_blocked)
+        frame = default_frame(message or parse_message(raw))
         with self._lock:
             self._frames[key] = frame
             while len(self._frames) > self._size:
@@ -89,5 +93,4 @@ def inline_images(message: Message) -> CidUrl:
 
 def render_command(path: str | Path) -> None:
     """`portal mail render FILE.eml`: print the frame document, remote content blocked."""
-    message = parse_message(Path(path).read_bytes())
-    sys.stdout.write(frame_document(render_body(message, cid_url=inline_images(message)).fragment) + "\n")
+    sys.stdout.write(default_frame(parse_message(Path(path).read_bytes())).document + "\n")
