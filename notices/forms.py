@@ -177,6 +177,10 @@ class UsagerForm(FlaskForm):
         except ins.InvalidMatricule as invalid:
             raise ValidationError(INS_ERRORS[invalid.reason]) from None
 
-    def validate_birth_place_code(self, field) -> None:
-        if not field.data and self.identity_status.data in STATUSES_WITH_INS:
-            raise ValidationError(_l("Le lieu de naissance est un trait INS : saisissez son code INSEE."))
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        # Not a validate_birth_place_code: Optional() ends the field's chain when it is empty.
+        if self.identity_status.data in STATUSES_WITH_INS and not self.birth_place_code.data:
+            self.birth_place_code.errors.append(_l("Le lieu de naissance est un trait INS : saisissez son code INSEE."))
+            return False
+        return valid
