@@ -21,7 +21,6 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp, ValidationError
 
-from portal import ins
 from notices.models import (
     IDENTITY_STATUS_LABELS,
     PROTECTION_LABELS,
@@ -32,6 +31,8 @@ from notices.models import (
     RepresentativeRole,
     Sex,
 )
+from notices.service import RepresentativeData, UsagerData
+from portal import ins
 
 # Statuses reached by querying the INSi teleservice, which returns the matricule.
 STATUSES_WITH_INS = (IdentityStatus.RECUPEREE, IdentityStatus.QUALIFIEE)
@@ -184,3 +185,27 @@ class UsagerForm(FlaskForm):
             self.birth_place_code.errors.append(_l("Le lieu de naissance est un trait INS : saisissez son code INSEE."))
             return False
         return valid
+
+    def usager_data(self) -> UsagerData:
+        """The validated form as the service takes it; rows left blank or ticked for removal are left out."""
+        representatives = tuple(
+            RepresentativeData(
+                **{name: row.form[name].data or "" for name in REPRESENTATIVE_TEXT_FIELDS},
+                id=row.form.id.data,
+                role=row.form.role.data,
+                judgment_date=row.form.judgment_date.data,
+                measure_end_date=row.form.measure_end_date.data,
+            )
+            for row in self.representatives
+            if not row.form.is_dropped()
+        )
+        return UsagerData(
+            **{name: self[name].data or "" for name in USAGER_TEXT_FIELDS},
+            ins=self.ins.data or None,
+            identity_status=self.identity_status.data,
+            birth_date=self.birth_date.data,
+            sex=self.sex.data,
+            admission_date=self.admission_date.data,
+            protection=self.protection.data,
+            representatives=representatives,
+        )
