@@ -37,6 +37,7 @@ ACTION_LABELS = {
     "demo.seeded": _l("Données de démonstration créées"),
     "notices.usager_created": _l("Usager enregistré"),
     "notices.usager_updated": _l("Dossier d'usager modifié"),
+    "notices.usager_import": _l("Import d'usagers depuis le DUI"),
 }
 
 
