@@ -1,9 +1,10 @@
-"""Forms of the usager pages: search, and a usager with their representatives."""
+"""Forms of the usager pages: search, a usager with their representatives, and the import of a DUI file."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
@@ -209,3 +210,12 @@ class UsagerForm(FlaskForm):
             protection=self.protection.data,
             representatives=representatives,
         )
+
+
+class ImportForm(FlaskForm):
+    # Choices are the actor's establishments, set by the view, which drops the field when there is only one.
+    establishment_id = SelectField(_l("Établissement"), coerce=int, choices=[])
+    file = FileField(
+        _l("Fichier exporté du dossier usager (CSV ou JSON FHIR)"),
+        validators=[FileRequired(_l("Choisissez le fichier à importer."))],
+    )

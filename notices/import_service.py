@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.datastructures import MultiDict
@@ -93,15 +93,15 @@ def _run(db: Session, actor: User | None, establishment_id: int, data: bytes, ap
     del form.establishment_id  # the establishment is the import's
     for row in records:
         target = targets.get(row.position)
-        if not row.problems and target is not None and _same_as_stored(row, target):
-            report.unchanged += 1  # what a nightly re-export mostly holds; applying it would change nothing
-            continue
         if not row.problems:
-            data_or_none = _validated(form, reading, row, target)
-            if data_or_none is not None:
-                plans.append((target, data_or_none))
-        if row.problems:
-            report.rejected.append(RejectedRow(row.position, reading.where(row.position), tuple(row.problems)))
+            if target is not None and _same_as_stored(row, target):
+                report.unchanged += 1  # what a nightly re-export mostly holds; applying it would change nothing
+                continue
+            usager_data = _validated(form, reading, row, target)
+            if usager_data is not None:
+                plans.append((target, usager_data))
+                continue
+        report.rejected.append(RejectedRow(row.position, reading.where(row.position), tuple(row.problems)))
     try:
         for target, usager_data in plans:
             if target is None:
@@ -158,7 +158,7 @@ def _existing(db: Session, establishment_id: int, records: list[importer.Record]
             stmt = (
                 select(Usager)
                 .options(selectinload(Usager.representatives))
-                .where(Usager.establishment_id == establishment_id, or_(column.in_(values[start : start + CHUNK])))
+                .where(Usager.establishment_id == establishment_id, column.in_(values[start : start + CHUNK]))
             )
             found.update((usager.id, usager) for usager in db.scalars(stmt))
     return list(found.values())

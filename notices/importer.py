@@ -2,7 +2,8 @@
 
 An adapter with no database: it turns the bytes of an untrusted file into records of text values,
 named by the fields of `service.UsagerData`, and notes what it cannot read. Reasons are French,
-translatable, and never repeat a value of the file (reports end up on screens and in terminals).
+translatable, and never repeat a name, a date or a number of the file: reports end up on screens
+and in terminals, the line number is enough to find the row.
 """
 
 from __future__ import annotations

@@ -6,10 +6,11 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
-from notices import import_service, importer
+from notices import import_service, importer, service
 from notices.models import IdentityStatus, Protection, Representative, RepresentativeRole, Sex, Usager
 from portal.access import PermissionDenied
 from portal.models import AuditEvent
+from portal.settings import ROOT
 from tests.notices.dui_files import NIR, OTHER_NIR, QUALIFIED, csv_file
 
 
@@ -319,3 +320,11 @@ def test_utf16_with_tabs_as_excel_writes_unicode_text(db, run):
     report = run(csv_file({"nom_naissance": "Nguyễn"}, delimiter="\t", encoding="utf-16"))
     assert (report.encoding, report.delimiter, report.created) == ("utf-16", "\t", 1)
     assert usagers(db)["DUI-0001"].birth_name == "Nguyễn"
+
+
+def test_every_usager_field_has_a_documented_csv_column():
+    assert set(importer.USAGER_COLUMNS.values()) == set(service.USAGER_FIELDS)
+    assert set(importer.REPRESENTATIVE_COLUMNS.values()) == set(service.REPRESENTATIVE_FIELDS)
+    readme = (ROOT / "README.md").read_text()
+    for column in [*importer.USAGER_COLUMNS, *(f"representantN_{s}" for s in importer.REPRESENTATIVE_COLUMNS)]:
+        assert f"`{column}`" in readme, column
