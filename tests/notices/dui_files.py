@@ -92,7 +92,7 @@ def patient(
                     }
                 ],
             }
-        ],  # fmt: skip
+        ],
         "gender": gender,
         "birthDate": birth_date,
         "extension": [],
