@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import AppGroup
 
-from notices import letters, rendering, texts
+from notices import import_service, importer, letters, rendering, texts
 from notices import plan as notice_plan
+from portal import database
 
-cli = AppGroup("notices", help="Notices d'information DMP : plan des destinataires, rendu des notices.")
+cli = AppGroup(
+    "notices", help="Notices d'information DMP : plan des destinataires, import des usagers du DUI, rendu des notices."
+)
 SAMPLE_SENDER = rendering.Sender(
     name="EHPAD Les Tilleuls",
     finess="720000001",
@@ -23,6 +27,9 @@ SAMPLE_SENDER = rendering.Sender(
     phone="02 43 00 00 00",
     email="accueil@tilleuls.example.fr",
 )
+# Exit status of `portal notices import` when some rows were rejected and the others imported:
+# 1 is click's failure (nothing imported) and 2 its usage error.
+EXIT_REJECTED_ROWS = 3
 
 
 @cli.command("plan")
@@ -95,3 +102,50 @@ def render_sample(variant: str, output: str, curator: bool) -> None:
         html = rendering.render_html_document(content) if output == "html" else rendering.render_text(content)
         data = html.encode()
     sys.stdout.buffer.write(data)
+
+
+@cli.command("import")
+@click.argument("path", metavar="FICHIER", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--establishment", "finess", required=True, metavar="FINESS", help="FINESS de l'établissement.")
+@click.option("--dry-run", is_flag=True, help="Afficher le rapport sans rien enregistrer.")
+def import_command(path: Path, finess: str, dry_run: bool) -> None:
+    """Import usagers from a DUI export (CSV, or FHIR R4 Bundle of Patient) into an establishment.
+
+    Prints the same report as the import page. Exit status: 0 every row imported (or importable with
+    --dry-run); 3 some rows rejected, every other one imported; 1 nothing imported (unreadable file,
+    database failure); 2 wrong usage (unknown FINESS, missing file).
+    """
+    db = database.session()
+    establishment = import_service.establishment_by_finess(db, finess)
+    if establishment is None:
+        raise click.BadParameter(f"aucun établissement n'a le FINESS {finess}.", param_hint="--establishment")
+    label = f"{establishment.name} ({establishment.finess})"
+    with path.open("rb") as file:
+        data = file.read(importer.MAX_BYTES + 1)
+    run = import_service.preview if dry_run else import_service.apply
+    try:
+        report = run(db, None, establishment.id, data)
+    except importer.UnreadableFile as unreadable:
+        raise click.ClickException(f"fichier refusé, rien n'a été importé : {unreadable}") from None
+    except import_service.ImportFailed as failed:
+        raise click.ClickException(str(failed)) from None
+    _print_report(report, label)
+    if report.rejected:
+        sys.exit(EXIT_REJECTED_ROWS)
+
+
+def _print_report(report: import_service.Report, establishment: str) -> None:
+    kind = "CSV" if report.format == importer.CSV else "FHIR (Bundle de Patient)"
+    delimiter = f", séparateur {importer.DELIMITER_LABELS[report.delimiter]}" if report.delimiter else ""
+    click.echo(f"Fichier {kind}, encodage {importer.ENCODING_LABELS[report.encoding]}{delimiter}.")
+    click.echo(
+        f"{establishment} : usagers dans le fichier {report.rows}, créés {report.created}, "
+        f"mis à jour {report.updated}, inchangés {report.unchanged}, rejetés {len(report.rejected)}."
+    )
+    if not report.applied:
+        click.echo("Essai à blanc : rien n'a été enregistré.")
+    for warning in report.warnings:
+        click.echo(f"Avertissement : {warning}")
+    for row in report.rejected:
+        for problem in row.problems:
+            click.echo(f"Rejeté, {row.where} : {problem.field} : {problem.reason}")

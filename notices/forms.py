@@ -1,9 +1,11 @@
-"""Forms of the usager pages (search, a usager with their representatives) and of the notice texts editor."""
+"""Forms of the usager pages (search, a usager with their representatives, the import of a DUI file) and of the
+notice texts editor."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
@@ -32,6 +34,7 @@ from notices.models import (
     RepresentativeRole,
     Sex,
 )
+from notices.service import RepresentativeData, UsagerData
 from portal import ins
 
 # Statuses reached by querying the INSi teleservice, which returns the matricule.
@@ -178,9 +181,46 @@ class UsagerForm(FlaskForm):
         except ins.InvalidMatricule as invalid:
             raise ValidationError(INS_ERRORS[invalid.reason]) from None
 
-    def validate_birth_place_code(self, field) -> None:
-        if not field.data and self.identity_status.data in STATUSES_WITH_INS:
-            raise ValidationError(_l("Le lieu de naissance est un trait INS : saisissez son code INSEE."))
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        # Not a validate_birth_place_code: Optional() ends the field's chain when it is empty.
+        if self.identity_status.data in STATUSES_WITH_INS and not self.birth_place_code.data:
+            self.birth_place_code.errors.append(_l("Le lieu de naissance est un trait INS : saisissez son code INSEE."))
+            return False
+        return valid
+
+    def usager_data(self) -> UsagerData:
+        """The validated form as the service takes it; rows left blank or ticked for removal are left out."""
+        representatives = tuple(
+            RepresentativeData(
+                **{name: row.form[name].data or "" for name in REPRESENTATIVE_TEXT_FIELDS},
+                id=row.form.id.data,
+                role=row.form.role.data,
+                judgment_date=row.form.judgment_date.data,
+                measure_end_date=row.form.measure_end_date.data,
+            )
+            for row in self.representatives
+            if not row.form.is_dropped()
+        )
+        return UsagerData(
+            **{name: self[name].data or "" for name in USAGER_TEXT_FIELDS},
+            ins=self.ins.data or None,
+            identity_status=self.identity_status.data,
+            birth_date=self.birth_date.data,
+            sex=self.sex.data,
+            admission_date=self.admission_date.data,
+            protection=self.protection.data,
+            representatives=representatives,
+        )
+
+
+class ImportForm(FlaskForm):
+    # Choices are the actor's establishments, set by the view, which drops the field when there is only one.
+    establishment_id = SelectField(_l("Établissement"), coerce=int, choices=[])
+    file = FileField(
+        _l("Fichier exporté du dossier usager (CSV ou JSON FHIR)"),
+        validators=[FileRequired(_l("Choisissez le fichier à importer."))],
+    )
 
 
 # What the editor says of each error of notices.templating.TextError, by reason.

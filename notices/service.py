@@ -110,7 +110,7 @@ def create_usager(db: Session, actor: User, establishment_id: int, data: UsagerD
         raise PermissionDenied("notices.create_usager")
     usager = Usager(establishment_id=establishment_id)
     _refuse_duplicate(db, usager, data)
-    changed = _apply(usager, data)
+    changed = apply_usager_data(usager, data)
     db.add(usager)
     db.flush()
     record(
@@ -125,7 +125,7 @@ def update_usager(db: Session, actor: User, usager: Usager, data: UsagerData) ->
     if not may_edit(actor, usager):
         raise PermissionDenied("notices.update_usager")
     _refuse_duplicate(db, usager, data)
-    changed = _apply(usager, data)
+    changed = apply_usager_data(usager, data)
     if changed:
         record(
             db,
@@ -184,7 +184,8 @@ def _refuse_duplicate(db: Session, usager: Usager, data: UsagerData) -> None:
         raise Duplicate("ins")
 
 
-def _apply(usager: Usager, data: UsagerData) -> list[str]:
+def apply_usager_data(usager: Usager, data: UsagerData) -> list[str]:
+    """Set the record to `data` without saving it; the names of the changed fields, in order."""
     changed = []
     for name in USAGER_FIELDS:
         if getattr(usager, name) != getattr(data, name):

@@ -12,15 +12,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from notices import rendering, service, templating, texts
-from notices.forms import (
-    MAX_REPRESENTATIVES,
-    REPRESENTATIVE_TEXT_FIELDS,
-    TEXT_ERRORS,
-    USAGER_TEXT_FIELDS,
-    NoticeTextForm,
-    SearchForm,
-    UsagerForm,
-)
+from notices.forms import MAX_REPRESENTATIVES, TEXT_ERRORS, NoticeTextForm, SearchForm, UsagerForm
 from notices.models import Usager
 from portal import database
 from portal.access import PermissionDenied
@@ -143,7 +135,7 @@ def _save(form: UsagerForm, save) -> Usager | None:
     if not form.validate_on_submit():
         return None
     try:
-        return save(_usager_data(form))
+        return save(form.usager_data())
     except service.Duplicate as duplicate:
         messages = {
             "local_id": _("Un usager de l'établissement a déjà cet identifiant de dossier."),
@@ -156,30 +148,6 @@ def _save(form: UsagerForm, save) -> Usager | None:
 def _saved_redirect(usager: Usager):
     flash(_("Le dossier de %(name)s est enregistré.", name=usager.display_name), "success")
     return redirect(url_for("notices.usager", usager_id=usager.id))
-
-
-def _usager_data(form: UsagerForm) -> service.UsagerData:
-    representatives = tuple(
-        service.RepresentativeData(
-            **{name: row.form[name].data or "" for name in REPRESENTATIVE_TEXT_FIELDS},
-            id=row.form.id.data,
-            role=row.form.role.data,
-            judgment_date=row.form.judgment_date.data,
-            measure_end_date=row.form.measure_end_date.data,
-        )
-        for row in form.representatives
-        if not row.form.is_dropped()
-    )
-    return service.UsagerData(
-        **{name: form[name].data or "" for name in USAGER_TEXT_FIELDS},
-        ins=form.ins.data or None,
-        identity_status=form.identity_status.data,
-        birth_date=form.birth_date.data,
-        sex=form.sex.data,
-        admission_date=form.admission_date.data,
-        protection=form.protection.data,
-        representatives=representatives,
-    )
 
 
 # Notice texts (administrators)

@@ -41,6 +41,7 @@ ACTION_LABELS = {
     "notices.usager_created": _l("Usager enregistré"),
     "notices.usager_updated": _l("Dossier d'usager modifié"),
     "notices.text_saved": _l("Texte de notice enregistré (nouvelle version)"),
+    "notices.usager_import": _l("Import d'usagers depuis le DUI"),
 }
 
 

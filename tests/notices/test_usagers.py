@@ -154,6 +154,12 @@ def test_qualified_identity_requires_a_matricule(db, logged_in, reception, estab
     assert "Une identité récupérée ou qualifiée a un matricule INS." in text(response)
 
 
+def test_qualified_identity_requires_its_birth_place(db, logged_in, reception, establishment):
+    response = post(logged_in(reception), "/usagers/new", usager_fields(establishment, birth_place_code=""))
+    assert "Le lieu de naissance est un trait INS : saisissez son code INSEE." in text(response)
+    assert db.scalar(select(Usager)) is None
+
+
 def test_duplicate_local_id_in_the_establishment_is_refused(db, logged_in, reception, establishment, make_usager):
     make_usager("DUI-0042")
     response = post(logged_in(reception), "/usagers/new", usager_fields(establishment))
