@@ -33,7 +33,7 @@ def timed(function, rounds: int) -> list[float]:
 
 
 def report(name: str, durations: list[float]) -> None:
-    print(f"{name:<34} median {statistics.median(durations) * 1000:7.1f} ms   max {max(durations) * 1000:7.1f} ms")
+    print(f"{name:<44} median {statistics.median(durations) * 1000:7.1f} ms   max {max(durations) * 1000:7.1f} ms")
 
 
 def main(rounds: int) -> None:

@@ -8,10 +8,8 @@ Run: .venv/bin/python bench/psc_login.py [ROUNDS]
 
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -22,20 +20,9 @@ from portal.security import limiter  # noqa: E402
 from portal.settings import Settings  # noqa: E402
 from tests.auth.oidc_provider import Provider  # noqa: E402
 
+from login import report, timed  # noqa: E402  (bench/login.py, beside this file)
+
 NATIONAL_ID = "810000000017"
-
-
-def timed(function, rounds: int) -> list[float]:
-    durations = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        function()
-        durations.append(time.perf_counter() - start)
-    return durations
-
-
-def report(name: str, durations: list[float]) -> None:
-    print(f"{name:<44} median {statistics.median(durations) * 1000:7.1f} ms   max {max(durations) * 1000:7.1f} ms")
 
 
 def main(rounds: int) -> None:

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from notices import import_service
 from notices.models import IdentityStatus, Protection, Representative, RepresentativeRole, Sex, Usager
 from portal.models import Establishment, Role
 
@@ -56,3 +57,19 @@ def other_reception(make_user, db):
     elsewhere = Establishment(finess="690000003", name="MAS Les Cèdres", city="Lyon", postal_code="69002")
     db.add(elsewhere)
     return make_user("accueil@cedres.test.mssante.fr", Role.RECEPTION, establishments=[elsewhere])
+
+
+@pytest.fixture()
+def import_dui(app, db, reception, establishment):
+    """Import (or preview) a DUI file as the establishment's reception officer.
+
+    Inside an app context: the service checks rows with the usager form, which reads the
+    application's settings and language.
+    """
+
+    def run(data: bytes, *, apply: bool = True):
+        action = import_service.apply if apply else import_service.preview
+        with app.app_context():
+            return action(db, reception, establishment.id, data)
+
+    return run

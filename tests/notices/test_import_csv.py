@@ -23,31 +23,13 @@ def problems(report) -> list[tuple[int, str, str]]:
     return [(row.position, p.field, str(p.reason)) for row in report.rejected for p in row.problems]
 
 
-@pytest.fixture(autouse=True)
-def _app_context(app):
-    # The service checks rows with the usager form, which reads the application's settings and language.
-    with app.app_context():
-        yield
-
-
-@pytest.fixture()
-def run(db, reception, establishment):
-    """Import (or preview) a file as the establishment's reception officer."""
-
-    def run(data: bytes, *, apply: bool = True):
-        action = import_service.apply if apply else import_service.preview
-        return action(db, reception, establishment.id, data)
-
-    return run
-
-
-def test_good_file_creates_usagers_with_their_representatives(db, run):
+def test_good_file_creates_usagers_with_their_representatives(db, import_dui):
     guardian = {
         "protection": "representation_personne", "representant1_role": "tuteur", "representant1_nom": "Durand",
         "representant1_prenoms": "Jacques", "representant1_email": "jacques.durand@example.org",
         "representant1_type_mesure": "tutelle", "representant1_date_jugement": "10/05/2023",
     }  # fmt: skip
-    report = run(csv_file(
+    report = import_dui(csv_file(
         {"identifiant_dui": "DUI-0042", "nom_naissance": "Durand", "prenoms_naissance": "Marie Jeanne",
          "date_naissance": "20/08/1955", "date_admission": "02/11/2024", "adresse1": "1 rue des Lilas",
          "code_postal": "72000", "ville": "Le Mans", **QUALIFIED, "ins": "2 55 08 14 168 025 38", **guardian},
@@ -68,20 +50,20 @@ def test_good_file_creates_usagers_with_their_representatives(db, run):
     assert (louis.sex, louis.ins, louis.protection, louis.representatives) == (Sex.M, None, Protection.NONE, [])
 
 
-def test_preview_saves_nothing_and_counts_what_the_import_will_do(db, run):
+def test_preview_saves_nothing_and_counts_what_the_import_will_do(db, import_dui):
     data = csv_file({"identifiant_dui": "A"}, {"identifiant_dui": "B"}, {"identifiant_dui": "C", "sexe": "X"})
-    preview = run(data, apply=False)
+    preview = import_dui(data, apply=False)
     assert (preview.applied, preview.created, len(preview.rejected)) == (False, 2, 1)
     assert usagers(db) == {}
-    done = run(data)
+    done = import_dui(data)
     assert (done.applied, done.created, len(done.rejected)) == (True, 2, 1)
     assert sorted(usagers(db)) == ["A", "B"]
 
 
-def test_windows_1252_with_semicolons_is_detected_and_read(db, run):
+def test_windows_1252_with_semicolons_is_detected_and_read(db, import_dui):
     data = csv_file({"nom_naissance": "Lefèvre", "prenoms_naissance": "Hélène Bérénice", "ville": "Sablé-sur-Sarthe"},
                     encoding="cp1252")  # fmt: skip
-    report = run(data)
+    report = import_dui(data)
     assert (report.encoding, report.delimiter, report.created) == ("cp1252", ";", 1)
     usager = usagers(db)["DUI-0001"]
     assert (usager.birth_name, usager.birth_first_names, usager.city) == (
@@ -91,25 +73,25 @@ def test_windows_1252_with_semicolons_is_detected_and_read(db, run):
     )
 
 
-def test_utf8_with_bom_commas_and_iso_dates(db, run):
+def test_utf8_with_bom_commas_and_iso_dates(db, import_dui):
     data = csv_file({"prenoms_naissance": "Zoé", "date_naissance": "1940-08-14"}, delimiter=",", encoding="utf-8-sig")
-    report = run(data)
+    report = import_dui(data)
     assert (report.encoding, report.delimiter, report.created) == ("utf-8-sig", ",", 1)
     usager = usagers(db)["DUI-0001"]
     assert (usager.birth_first_names, usager.birth_date) == ("Zoé", date(1940, 8, 14))
 
 
-def test_columns_are_found_by_name_whatever_their_order_case_and_accents(db, run):
+def test_columns_are_found_by_name_whatever_their_order_case_and_accents(db, import_dui):
     header = "Sexe;Prénoms naissance;Date-Naissance;NOM_NAISSANCE;statut_identité;Identifiant DUI"
     data = f"{header}\r\nF;Anne;01/02/1950;Roux;Provisoire;X1\r\n"
-    report = run(data.encode())
+    report = import_dui(data.encode())
     assert (report.created, report.warnings) == (1, [])
     assert usagers(db)["X1"].birth_name == "Roux"
 
 
-def test_unknown_columns_are_reported_and_ignored(db, run):
+def test_unknown_columns_are_reported_and_ignored(db, import_dui):
     data = csv_file({"nom_usage": "Dupont"}, columns=[*importer.REQUIRED_COLUMNS, "nom_usage", "prenom_usage"])
-    report = run(data)
+    report = import_dui(data)
     assert report.warnings == ["Colonnes inconnues, ignorées : nom_usage, prenom_usage."]
     assert report.created == 1
 
@@ -148,8 +130,8 @@ BAD_ROWS = [
 
 
 @pytest.mark.parametrize(("overrides", "column", "reason"), BAD_ROWS, ids=[f"{c}:{r[:30]}" for _o, c, r in BAD_ROWS])
-def test_a_bad_row_is_rejected_whole_with_its_reason_and_the_others_imported(db, run, overrides, column, reason):
-    report = run(csv_file({"identifiant_dui": "DUI-BAD", **overrides}, {"identifiant_dui": "DUI-GOOD"}))
+def test_a_bad_row_is_rejected_whole_with_its_reason_and_the_others_imported(db, import_dui, overrides, column, reason):
+    report = import_dui(csv_file({"identifiant_dui": "DUI-BAD", **overrides}, {"identifiant_dui": "DUI-GOOD"}))
     assert [(position, field) for position, field, _reason in problems(report)] == [(2, column)]
     assert reason in problems(report)[0][2]
     assert report.rejected[0].where == "ligne 2"
@@ -157,18 +139,18 @@ def test_a_bad_row_is_rejected_whole_with_its_reason_and_the_others_imported(db,
     assert db.scalars(select(Representative)).all() == []
 
 
-def test_a_line_with_too_many_or_too_few_values_is_rejected(db, run):
+def test_a_line_with_too_many_or_too_few_values_is_rejected(db, import_dui):
     short = "B;;provisoire;Roux;Anne;01/02/1950"
     long = ";".join(["C", *["x"] * 30])
     data = csv_file({"identifiant_dui": "A"}).decode() + f"{short}\r\n{long}\r\n"
-    report = run(data.encode())
+    report = import_dui(data.encode())
     assert [(p, f) for p, f, _r in problems(report)] == [(3, "toute la ligne"), (4, "toute la ligne")]
     assert "6 valeurs pour 27 colonnes" in problems(report)[0][2]
     assert sorted(usagers(db)) == ["A"]
 
 
-def test_rows_sharing_an_id_or_a_matricule_are_all_rejected(db, run):
-    report = run(csv_file(
+def test_rows_sharing_an_id_or_a_matricule_are_all_rejected(db, import_dui):
+    report = import_dui(csv_file(
         {"identifiant_dui": "A"}, {"identifiant_dui": "A", "nom_naissance": "Roux"},
         {"identifiant_dui": "B", **QUALIFIED}, {"identifiant_dui": "C", **QUALIFIED}, {"identifiant_dui": "D"},
     ))  # fmt: skip
@@ -178,11 +160,11 @@ def test_rows_sharing_an_id_or_a_matricule_are_all_rejected(db, run):
     assert sorted(usagers(db)) == ["D"]
 
 
-def test_updates_are_matched_by_local_id_then_by_ins(db, run, make_usager):
+def test_updates_are_matched_by_local_id_then_by_ins(db, import_dui, make_usager):
     by_id = make_usager("DUI-1", birth_name="Durand")
     by_ins = make_usager("DUI-OLD", ins=NIR, identity_status=IdentityStatus.QUALIFIEE, birth_place_code="14168")
     same = make_usager("DUI-3")
-    report = run(csv_file(
+    report = import_dui(csv_file(
         {"identifiant_dui": "DUI-1", "nom_naissance": "Durand", "ville": "Allonnes"},
         {"identifiant_dui": "DUI-NEW", **QUALIFIED},
         {"identifiant_dui": "DUI-3"},
@@ -195,28 +177,28 @@ def test_updates_are_matched_by_local_id_then_by_ins(db, run, make_usager):
     assert stored["DUI-3"].id == same.id
 
 
-def test_a_matricule_already_held_by_another_usager_is_rejected(db, run, make_usager):
+def test_a_matricule_already_held_by_another_usager_is_rejected(db, import_dui, make_usager):
     make_usager("DUI-1")
     make_usager("DUI-2", ins=NIR, identity_status=IdentityStatus.QUALIFIEE, birth_place_code="14168")
-    report = run(csv_file({"identifiant_dui": "DUI-1", **QUALIFIED}))
+    report = import_dui(csv_file({"identifiant_dui": "DUI-1", **QUALIFIED}))
     assert problems(report) == [(2, "ins", "Ce matricule INS est déjà celui d'un autre usager de l'établissement.")]
     assert usagers(db)["DUI-1"].ins is None
 
 
-def test_two_rows_aiming_at_the_same_usager_are_both_rejected(db, run, make_usager):
+def test_two_rows_aiming_at_the_same_usager_are_both_rejected(db, import_dui, make_usager):
     make_usager("DUI-1", ins=NIR, identity_status=IdentityStatus.QUALIFIEE, birth_place_code="14168")
-    report = run(csv_file({"identifiant_dui": "DUI-1", "ins": OTHER_NIR, "statut_identite": "qualifiee",
+    report = import_dui(csv_file({"identifiant_dui": "DUI-1", "ins": OTHER_NIR, "statut_identite": "qualifiee",
                            "code_lieu_naissance": "75056"}, {"identifiant_dui": "DUI-9", **QUALIFIED}))  # fmt: skip
     assert [(p, f) for p, f, _r in problems(report)] == [(2, "identifiant_dui"), (3, "identifiant_dui")]
     assert "Vise le même dossier que ligne 3" in problems(report)[0][2]
     assert usagers(db)["DUI-1"].ins == NIR
 
 
-def test_columns_absent_from_the_file_keep_the_stored_values(db, run, usager_under_guardianship):
+def test_columns_absent_from_the_file_keep_the_stored_values(db, import_dui, usager_under_guardianship):
     usager = usager_under_guardianship
     columns = ["identifiant_dui", "ins", "statut_identite", "nom_naissance", "prenoms_naissance", "date_naissance",
                "sexe", "code_lieu_naissance"]  # fmt: skip
-    report = run(csv_file({**QUALIFIED}, columns=columns))
+    report = import_dui(csv_file({**QUALIFIED}, columns=columns))
     assert (report.updated, report.unchanged) == (0, 1)
     db.expire_all()
     assert (usager.protection, usager.city, [r.last_name for r in usager.representatives]) == (
@@ -225,7 +207,7 @@ def test_columns_absent_from_the_file_keep_the_stored_values(db, run, usager_und
 
 
 def test_reimport_keeps_the_record_of_a_listed_representative_and_removes_the_others(
-    db, run, usager_under_guardianship
+    db, import_dui, usager_under_guardianship
 ):
     usager = usager_under_guardianship
     guardian_id = usager.representatives[0].id
@@ -233,7 +215,7 @@ def test_reimport_keeps_the_record_of_a_listed_representative_and_removes_the_ot
            "representant1_email": "p.bernard@example.org"}  # fmt: skip
     columns = [*importer.REQUIRED_COLUMNS, "ins", "code_lieu_naissance", "representant1_role", "representant1_nom",
                "representant1_email", "representant2_role", "representant2_nom"]  # fmt: skip
-    report = run(csv_file({**row, "representant2_role": "habilite", "representant2_nom": "Martin"}, columns=columns))
+    report = import_dui(csv_file({**row, "representant2_role": "habilite", "representant2_nom": "Martin"}, columns=columns))
     assert report.updated == 1
     db.expire_all()
     assert [(r.id, r.last_name, r.email, r.judgment_type) for r in usager.representatives][0] == (
@@ -241,12 +223,12 @@ def test_reimport_keeps_the_record_of_a_listed_representative_and_removes_the_ot
     )  # fmt: skip
     assert [r.role for r in usager.representatives] == [RepresentativeRole.TUTEUR, RepresentativeRole.HABILITE]
 
-    run(csv_file({**row, "representant1_role": "habilite", "representant1_nom": "Martin"}, columns=columns))
+    import_dui(csv_file({**row, "representant1_role": "habilite", "representant1_nom": "Martin"}, columns=columns))
     db.expire_all()
     assert [r.last_name for r in usager.representatives] == ["Martin"]
 
 
-def test_a_database_failure_leaves_nothing_half_imported(app, db, run):
+def test_a_database_failure_leaves_nothing_half_imported(app, db, import_dui):
     engine = app.extensions["database"].engine
 
     def fail_on_representatives(_conn, _cursor, statement, *_args):
@@ -258,7 +240,7 @@ def test_a_database_failure_leaves_nothing_half_imported(app, db, run):
     event.listen(engine, "before_cursor_execute", fail_on_representatives)
     try:
         with pytest.raises(import_service.ImportFailed, match="rien n'a été enregistré"):
-            run(data)
+            import_dui(data)
     finally:
         event.remove(engine, "before_cursor_execute", fail_on_representatives)
     assert usagers(db) == {}
@@ -266,9 +248,9 @@ def test_a_database_failure_leaves_nothing_half_imported(app, db, run):
     assert (failure.outcome, failure.detail["error"]) == ("failure", "OperationalError")
 
 
-def test_the_import_is_audited_once_with_counts_and_no_identity_values(db, run, reception, establishment):
-    run(csv_file({"identifiant_dui": "DUI-0042", "nom_naissance": "Durand", **QUALIFIED}, {"sexe": "X"}), apply=False)
-    run(csv_file({"identifiant_dui": "DUI-0042", "nom_naissance": "Durand", **QUALIFIED}, {"sexe": "X"}))
+def test_the_import_is_audited_once_with_counts_and_no_identity_values(db, import_dui, reception, establishment):
+    import_dui(csv_file({"identifiant_dui": "DUI-0042", "nom_naissance": "Durand", **QUALIFIED}, {"sexe": "X"}), apply=False)
+    import_dui(csv_file({"identifiant_dui": "DUI-0042", "nom_naissance": "Durand", **QUALIFIED}, {"sexe": "X"}))
     events = db.scalars(select(AuditEvent).where(AuditEvent.action.startswith("notices."))).all()
     assert [(e.action, e.outcome, e.actor_id, e.target) for e in events] == [
         ("notices.usager_import", "success", reception.id, f"establishment:{establishment.id}")
@@ -291,21 +273,21 @@ UNREADABLE = [
 
 
 @pytest.mark.parametrize(("data", "message"), UNREADABLE, ids=[m[:25] for _d, m in UNREADABLE])
-def test_an_unreadable_file_is_refused_whole(db, run, data, message):
+def test_an_unreadable_file_is_refused_whole(db, import_dui, data, message):
     with pytest.raises(importer.UnreadableFile) as refused:
-        run(data)
+        import_dui(data)
     assert message in str(refused.value)
     assert usagers(db) == {}
 
 
-def test_size_and_row_limits_are_enforced(db, run, monkeypatch):
+def test_size_and_row_limits_are_enforced(db, import_dui, monkeypatch):
     data = csv_file({"identifiant_dui": "A"}, {"identifiant_dui": "B"})
     monkeypatch.setattr(importer, "MAX_ROWS", 1)
     with pytest.raises(importer.UnreadableFile, match="plus de 1 usagers"):
-        run(data)
+        import_dui(data)
     monkeypatch.setattr(importer, "MAX_BYTES", len(data) - 1)
     with pytest.raises(importer.UnreadableFile, match="Le fichier dépasse"):
-        run(data)
+        import_dui(data)
 
 
 def test_only_registrars_of_the_establishment_may_import(db, establishment, other_reception, professional):
@@ -316,8 +298,8 @@ def test_only_registrars_of_the_establishment_may_import(db, establishment, othe
     assert usagers(db) == {}
 
 
-def test_utf16_with_tabs_as_excel_writes_unicode_text(db, run):
-    report = run(csv_file({"nom_naissance": "Nguyễn"}, delimiter="\t", encoding="utf-16"))
+def test_utf16_with_tabs_as_excel_writes_unicode_text(db, import_dui):
+    report = import_dui(csv_file({"nom_naissance": "Nguyễn"}, delimiter="\t", encoding="utf-16"))
     assert (report.encoding, report.delimiter, report.created) == ("utf-16", "\t", 1)
     assert usagers(db)["DUI-0001"].birth_name == "Nguyễn"
 

@@ -11,21 +11,6 @@ from notices.models import IdentityStatus, Protection, Sex, Usager
 from tests.notices.dui_files import NIA, NIR, bundle, patient
 
 
-@pytest.fixture(autouse=True)
-def _app_context(app):
-    with app.app_context():
-        yield
-
-
-@pytest.fixture()
-def run(db, reception, establishment):
-    def run(data: bytes, *, apply: bool = True):
-        action = import_service.apply if apply else import_service.preview
-        return action(db, reception, establishment.id, data)
-
-    return run
-
-
 def usagers(db) -> dict[str, Usager]:
     db.expire_all()
     return {u.local_id: u for u in db.scalars(select(Usager))}
@@ -35,9 +20,9 @@ def problems(report) -> list[tuple[int, str, str]]:
     return [(row.position, p.field, str(p.reason)) for row in report.rejected for p in row.problems]
 
 
-def test_bundle_with_a_nir_and_a_nia_creates_both_usagers(db, run):
+def test_bundle_with_a_nir_and_a_nia_creates_both_usagers(db, import_dui):
     home = {"use": "home", "line": ["1 rue des Lilas", "Bâtiment B"], "postalCode": "72000", "city": "Le Mans"}
-    report = run(bundle(
+    report = import_dui(bundle(
         patient("DUI-1", status="QUAL", nir=NIR, family="Durand", given=("Marie", "Jeanne"), birth_date="1955-08-20",
                 birth_place="14168", address=[{"use": "old", "line": ["ancienne adresse"]}, home],
                 telecom=[{"system": "email", "value": "marie.durand@example.org"}]),
@@ -60,8 +45,8 @@ def test_bundle_with_a_nir_and_a_nia_creates_both_usagers(db, run):
     )  # fmt: skip
 
 
-def test_a_patient_without_ins_is_imported_with_a_provisional_identity(db, run):
-    report = run(bundle(patient("DUI-3", status="PROV")))
+def test_a_patient_without_ins_is_imported_with_a_provisional_identity(db, import_dui):
+    report = import_dui(bundle(patient("DUI-3", status="PROV")))
     assert report.created == 1
     usager = usagers(db)["DUI-3"]
     assert (usager.ins, usager.identity_status, usager.birth_first_names) == (
@@ -71,16 +56,16 @@ def test_a_patient_without_ins_is_imported_with_a_provisional_identity(db, run):
     )
 
 
-def test_first_names_come_from_given_without_the_birth_list_extension(db, run):
+def test_first_names_come_from_given_without_the_birth_list_extension(db, import_dui):
     resource = patient("DUI-4")
     del resource["name"][0]["extension"]
     resource["name"][0]["given"] = ["Louise", "Marie"]
-    run(bundle(resource))
+    import_dui(bundle(resource))
     assert usagers(db)["DUI-4"].birth_first_names == "Louise Marie"
 
 
-def test_a_wrong_key_is_rejected_and_the_other_patients_imported(db, run):
-    report = run(bundle(patient("DUI-1", status="QUAL", nir=NIR[:13] + "39", birth_place="14168"), patient("DUI-2")))
+def test_a_wrong_key_is_rejected_and_the_other_patients_imported(db, import_dui):
+    report = import_dui(bundle(patient("DUI-1", status="QUAL", nir=NIR[:13] + "39", birth_place="14168"), patient("DUI-2")))
     assert problems(report) == [
         (
             0,
@@ -92,21 +77,21 @@ def test_a_wrong_key_is_rejected_and_the_other_patients_imported(db, run):
     assert sorted(usagers(db)) == ["DUI-2"]
 
 
-def test_the_billing_number_is_never_taken_for_the_ins(db, run):
+def test_the_billing_number_is_never_taken_for_the_ins(db, import_dui):
     # FR Core's NSS slice: same system as INS-NIR, type NH; it may be the insured parent's number.
     resource = patient("DUI-5", status="VALI")
     resource["identifier"].append({"use": "official", "system": "urn:oid:1.2.250.1.213.1.4.8", "value": NIR,
                                    "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203",
                                                         "code": "NH"}]}})  # fmt: skip
-    report = run(bundle(resource))
+    report = import_dui(bundle(resource))
     assert report.created == 1
     assert usagers(db)["DUI-5"].ins is None
 
 
-def test_an_old_ins_is_ignored_and_a_nir_wins_over_a_nia(db, run):
+def test_an_old_ins_is_ignored_and_a_nir_wins_over_a_nia(db, import_dui):
     resource = patient("DUI-6", status="QUAL", nir=NIR, nia=NIA, birth_place="14168")
     resource["identifier"].append({"use": "old", "system": "urn:oid:1.2.250.1.213.1.4.8", "value": "100000000000000"})
-    run(bundle(resource))
+    import_dui(bundle(resource))
     assert usagers(db)["DUI-6"].ins == NIR
 
 
@@ -134,16 +119,16 @@ REFUSED_PATIENTS = [
 @pytest.mark.parametrize(
     ("resource", "path", "reason"), REFUSED_PATIENTS, ids=[r[:30] for _p, _f, r in REFUSED_PATIENTS]
 )
-def test_a_patient_that_cannot_be_a_usager_is_rejected_with_its_reason(db, run, resource, path, reason):
-    report = run(bundle(resource, patient("DUI-GOOD")))
+def test_a_patient_that_cannot_be_a_usager_is_rejected_with_its_reason(db, import_dui, resource, path, reason):
+    report = import_dui(bundle(resource, patient("DUI-GOOD")))
     assert [(position, field) for position, field, _r in problems(report)] == [(0, path)]
     assert reason in problems(report)[0][2]
     assert sorted(usagers(db)) == ["DUI-GOOD"]
 
 
-def test_entries_that_are_not_patients_are_reported_and_skipped(db, run):
+def test_entries_that_are_not_patients_are_reported_and_skipped(db, import_dui):
     practitioner = {"resourceType": "Practitioner", "name": [{"family": "House"}]}
-    report = run(bundle(practitioner, patient("DUI-1")))
+    report = import_dui(bundle(practitioner, patient("DUI-1")))
     assert report.warnings == ["Entrée 0 ignorée : ce n'est pas une ressource Patient."]
     assert (report.rows, report.created) == (1, 1)
 
@@ -159,18 +144,18 @@ def test_entries_that_are_not_patients_are_reported_and_skipped(db, run):
     ],
     ids=["patient", "list", "entry", "truncated", "nested"],
 )
-def test_a_json_file_that_is_not_a_bundle_is_refused_whole(db, run, data, message):
+def test_a_json_file_that_is_not_a_bundle_is_refused_whole(db, import_dui, data, message):
     with pytest.raises(importer.UnreadableFile) as refused:
-        run(data)
+        import_dui(data)
     assert message in str(refused.value)
     assert usagers(db) == {}
 
 
-def test_a_fhir_update_keeps_what_fr_core_does_not_carry(db, run, usager_under_guardianship):
+def test_a_fhir_update_keeps_what_fr_core_does_not_carry(db, import_dui, usager_under_guardianship):
     usager = usager_under_guardianship
     address = {"use": "home", "line": ["2 rue Haute"], "postalCode": "72100", "city": "Le Mans"}
     updated = patient(usager.local_id, status="QUAL", nir=NIR, birth_place="14168", address=[address])
-    report = run(bundle(updated))
+    report = import_dui(bundle(updated))
     assert report.updated == 1
     db.expire_all()
     assert (usager.address_line1, usager.postal_code, usager.protection) == (
