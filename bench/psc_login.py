@@ -14,13 +14,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from login import report, timed  # noqa: E402  (bench/login.py, beside this file)
+
 from portal import create_app, database, migrate  # noqa: E402
 from portal.models import Establishment, Role, User  # noqa: E402
 from portal.security import limiter  # noqa: E402
 from portal.settings import Settings  # noqa: E402
 from tests.auth.oidc_provider import Provider  # noqa: E402
-
-from login import report, timed  # noqa: E402  (bench/login.py, beside this file)
 
 NATIONAL_ID = "810000000017"
 

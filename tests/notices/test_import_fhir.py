@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from notices import import_service, importer
+from notices import importer
 from notices.models import IdentityStatus, Protection, Sex, Usager
 from tests.notices.dui_files import NIA, NIR, bundle, patient
 
