@@ -41,6 +41,10 @@ ACTION_LABELS = {
     "notices.usager_created": _l("Usager enregistré"),
     "notices.usager_updated": _l("Dossier d'usager modifié"),
     "notices.text_saved": _l("Texte de notice enregistré (nouvelle version)"),
+    "notices.notice_prepared": _l("Notice d'information préparée"),
+    "notices.notice_sent": _l("Notice d'information envoyée"),
+    "notices.notice_failed": _l("Échec de l'envoi d'une notice d'information"),
+    "notices.notice_marked": _l("Notice d'information imprimée ou remise"),
 }
 
 
