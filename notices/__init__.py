@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask import Flask
 
 from notices.cli import cli
+from notices.public import bp as public_bp
 from notices.views import bp
 
 
 def init_app(app: Flask) -> None:
     """Wire the feature's pages and its `portal notices` commands into the portal."""
     app.register_blueprint(bp)
+    app.register_blueprint(public_bp)
     app.cli.add_command(cli)

@@ -278,6 +278,7 @@ class Notice(Base):
     representative: Mapped[Representative | None] = relationship()
     text: Mapped[NoticeText] = relationship()
     issuer: Mapped[User | None] = relationship()
+    link: Mapped[OppositionLink | None] = relationship(viewonly=True)
 
 
 class OppositionLink(Base):

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from notices import issuing, rendering, service, templating, texts
+from notices import issuing, oppositions, rendering, service, templating, texts
 from notices.forms import (
     MAX_REPRESENTATIVES,
     REPRESENTATIVE_TEXT_FIELDS,
@@ -80,6 +80,7 @@ def usagers():
         "notices/partials/usager_results.html",
         form=form,
         page=page,
+        alerts=oppositions.unacknowledged(database.session(), _actor()),
         may_register=bool(service.registration_establishments(_actor())),
         health_data=True,
     )
@@ -104,7 +105,8 @@ def usager_new():
 def usager(usager_id: int):
     target = _usager_or_404(usager_id)
     plan = service.plan_for(target)
-    notices = issuing.notices_of(database.session(), target)
+    db = database.session()
+    notices = issuing.notices_of(db, target)
     return render_template(
         "notices/usager.html",
         usager=target,
@@ -112,6 +114,8 @@ def usager(usager_id: int):
         choices=issuing.plan_choices(target, plan),
         notices=notices,
         information=issuing.information_status(target, plan, notices),
+        oppositions=oppositions.oppositions_of(db, target),
+        feeding=oppositions.feeding_status(db, target),
         may_edit=service.may_edit(_actor(), target),
         health_data=True,
     )
@@ -196,6 +200,21 @@ def notice_retry(notice_id: int):
         else:
             flash(_("Notice %(reference)s envoyée.", reference=notice.reference), "success")
     return redirect(url_for("notices.usager", usager_id=notice.usager_id, _anchor="notices"))
+
+
+@bp.post("/notices/<int:notice_id>/revoke")
+def notice_revoke(notice_id: int):
+    notice = _notice_or_404(notice_id)
+    oppositions.revoke(database.session(), _actor(), notice)
+    flash(_("Le lien de la notice %(reference)s est désactivé.", reference=notice.reference), "success")
+    return redirect(url_for("notices.usager", usager_id=notice.usager_id, _anchor="notices"))
+
+
+@bp.post("/oppositions/<int:opposition_id>/acknowledge")
+def opposition_acknowledge(opposition_id: int):
+    opposition = oppositions.get_opposition(database.session(), _actor(), opposition_id) or abort(404)
+    oppositions.acknowledge(database.session(), _actor(), opposition)
+    return redirect(url_for("notices.usagers"))
 
 
 def _choice(value: str) -> issuing.Choice | None:
