@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from notices import proof
 from notices.cli import cli
 from notices.public import bp as public_bp
 from notices.views import bp
@@ -14,3 +15,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(public_bp)
     app.cli.add_command(cli)
+    proof.init_app(app, app.config["PORTAL_SETTINGS"])

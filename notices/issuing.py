@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from notices import letters, links, rendering, service, texts
+from notices import letters, links, proof, rendering, service, texts
 from notices.models import GIVEN_STATUSES, Notice, NoticeStatus, OppositionLink, Representative, Usager
 from notices.plan import Addressee
 from notices.smtp import SendFailed, SmtpServer, send
@@ -130,7 +130,7 @@ def mark(db: Session, actor: User, notice: Notice, status: NoticeStatus) -> None
         raise PermissionDenied("notices.mark")
     if MANUAL_STATUSES.get(status) != notice.channel or notice.status != NoticeStatus.PREPARED:
         raise NotAllowed()
-    _set_status(db, notice, status)
+    _set_status(db, notice, status, actor=actor)
     record(db, "notices.notice_marked", outcome=SUCCESS, actor=actor, target=_target(notice), detail={"status": status})
     db.commit()
 
@@ -248,10 +248,13 @@ def _prepare(
         target=_target(notice),
         detail={"channel": notice.channel, "variant": notice.variant, "text_id": text.id},
     )
+    proof.append(db, usager.establishment, usager.id, proof.notice_event(notice, "notice_issued", actor))
     return notice
 
 
-def _set_status(db: Session, notice: Notice, status: NoticeStatus, *, failure_reason: str = "") -> None:
+def _set_status(
+    db: Session, notice: Notice, status: NoticeStatus, *, actor: User | None = None, failure_reason: str = ""
+) -> None:
     now = utcnow()
     notice.status, notice.status_changed_at, notice.failure_reason = status, now, failure_reason
     timestamp = {
@@ -261,6 +264,8 @@ def _set_status(db: Session, notice: Notice, status: NoticeStatus, *, failure_re
         NoticeStatus.HANDED_OVER: "handed_over_at",
     }[status]
     setattr(notice, timestamp, now)
+    event = proof.notice_event(notice, "notice_status", actor)
+    proof.append(db, notice.usager.establishment, notice.usager_id, event)
 
 
 def _smtp_server(settings: Settings) -> SmtpServer:

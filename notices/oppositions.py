@@ -12,7 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from notices import issuing, links, service
+from notices import issuing, links, proof, service
 from notices.models import Notice, Opposition, OppositionLink, Usager
 from portal.access import PermissionDenied
 from portal.audit.service import FAILURE, SUCCESS, record
@@ -88,6 +88,7 @@ def oppose(db: Session, link: OppositionLink, reason: str) -> Opposition:
     db.add(opposition)
     db.flush()
     record(db, "notices.opposition_recorded", outcome=SUCCESS, actor_label="lien", target=_target(notice))
+    proof.append(db, notice.usager.establishment, notice.usager_id, proof.opposition_event(opposition, "opposition"))
     db.commit()
     return opposition
 
@@ -102,6 +103,8 @@ def withdraw(db: Session, link: OppositionLink) -> Opposition | None:
         return None
     opposition.withdrawn_at = utcnow()
     record(db, "notices.opposition_withdrawn", outcome=SUCCESS, actor_label="lien", target=_target(notice))
+    event = proof.opposition_event(opposition, "opposition_withdrawn")
+    proof.append(db, notice.usager.establishment, notice.usager_id, event)
     db.commit()
     return opposition
 
