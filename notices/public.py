@@ -111,7 +111,7 @@ def _birth_date_check(db, current: OppositionLink):
             return _gone(gone.link, gone.why)
         # Neutral: says nothing of whether the date is close, or of whom the notice is about.
         error = _("Cette date ne permet pas d'ouvrir l'information. Vérifiez-la et recommencez.")
-    return render_template("notices/public_check.html", error=error), 400 if error else 200
+    return render_template("notices/public_check.html", error=error)
 
 
 def _information(db, current: OppositionLink, error: str | None = None):
@@ -135,7 +135,7 @@ def _information(db, current: OppositionLink, error: str | None = None):
         body=rendering.render_html(content),
         opposition=oppositions.active_opposition(db, usager.id),
         error=error,
-    ), 400 if error else 200
+    )
 
 
 def _checked_link(db) -> OppositionLink:
