@@ -93,6 +93,27 @@ def oppose(db: Session, link: OppositionLink, reason: str) -> Opposition:
     return opposition
 
 
+def record_for(db: Session, actor: User, usager: Usager, opposed_by: str, reason: str) -> Opposition:
+    """An opposition expressed to the staff (at the desk, on the phone, by the usager under a measure of
+    representation, whose opinion counts), recorded by reception in the person's words."""
+    if not service.may_edit(actor, usager):
+        raise PermissionDenied("notices.record_opposition")
+    existing = active_opposition(db, usager.id)
+    if existing:
+        return existing
+    opposition = Opposition(
+        usager_id=usager.id, usager=usager, recorded_by_id=actor.id, opposed_by=opposed_by.strip(),
+        reason=reason.strip(), acknowledged_at=utcnow(),
+    )  # fmt: skip
+    db.add(opposition)
+    db.flush()
+    record(db, "notices.opposition_recorded", outcome=SUCCESS, actor=actor, target=f"usager:{usager.id}")
+    event = {**proof.opposition_event(opposition, "opposition"), "by": actor.email}
+    proof.append(db, usager.establishment, usager.id, event)
+    db.commit()
+    return opposition
+
+
 def withdraw(db: Session, link: OppositionLink) -> Opposition | None:
     """Withdraw the usager's opposition; the addressee of any notice who may oppose may do it."""
     notice = usable(link).notice

@@ -124,7 +124,13 @@ def chained_hash(previous_hash: str, payload: str) -> str:
 
 
 def append(db: Session, establishment: Establishment, usager_id: int | None, event: dict) -> ProofRecord:
-    """Add the next record of the establishment's chain to the caller's transaction."""
+    """Add the next record of the establishment's chain to the caller's transaction.
+
+    The establishment's row is locked until the caller commits (PostgreSQL; SQLite writes one
+    transaction at a time anyway): two requests appending at once take turns instead of one
+    failing on the sequence's unique constraint.
+    """
+    db.execute(select(Establishment.id).where(Establishment.id == establishment.id).with_for_update())
     last = db.scalar(
         select(ProofRecord)
         .where(ProofRecord.establishment_id == establishment.id)

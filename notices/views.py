@@ -210,6 +210,19 @@ def notice_revoke(notice_id: int):
     return redirect(url_for("notices.usager", usager_id=notice.usager_id, _anchor="notices"))
 
 
+@bp.post("/<int:usager_id>/oppositions")
+def opposition_record(usager_id: int):
+    """An opposition expressed to the staff, recorded for the usager."""
+    target = _usager_or_404(usager_id)
+    opposed_by, reason = request.form.get("opposed_by", "").strip(), request.form.get("reason", "").strip()
+    if not opposed_by or not reason:
+        flash(_("Indiquez qui s'oppose et la raison donnée, avec ses mots."), "error")
+    else:
+        oppositions.record_for(database.session(), _actor(), target, opposed_by[:300], reason[:4000])
+        flash(_("L'opposition est enregistrée : le DMP n'est plus alimenté pour cet usager."), "success")
+    return redirect(url_for("notices.usager", usager_id=target.id, _anchor="feeding"))
+
+
 @bp.post("/oppositions/<int:opposition_id>/acknowledge")
 def opposition_acknowledge(opposition_id: int):
     opposition = oppositions.get_opposition(database.session(), _actor(), opposition_id) or abort(404)

@@ -170,3 +170,36 @@ def test_public_page_sends_no_referrer_and_the_token_stays_out_of_the_logs(clien
 def test_link_pages_are_rate_limited_per_address(client):
     codes = [client.get(f"/o/{links.new_token()}").status_code for _ in range(31)]
     assert codes[:30] == [404] * 30 and codes[30] == 429
+
+
+def test_reception_records_an_opposition_the_usager_expressed_at_the_desk(
+    db, logged_in, reception, usager_under_guardianship
+):
+    client = logged_in(reception)
+    usager = usager_under_guardianship
+    response = client.post(
+        f"/usagers/{usager.id}/oppositions",
+        data={
+            "opposed_by": "Louise MARTIN (l'usager)",
+            "reason": "Ne veut pas d'un dossier en ligne",
+            "csrf_token": csrf_token(client, f"/usagers/{usager.id}"),
+        },
+    )
+    assert response.status_code == 302
+    opposition = oppositions.active_opposition(db, usager.id)
+    assert (opposition.recorded_by_id, opposition.notice_id) == (reception.id, None)
+    assert "Opposition de Louise MARTIN (l'usager)" in text(client.get(f"/usagers/{usager.id}"))
+
+
+def test_professional_may_not_record_an_opposition(db, logged_in, professional, usager_under_guardianship):
+    client = logged_in(professional)
+    response = client.post(
+        f"/usagers/{usager_under_guardianship.id}/oppositions",
+        data={
+            "opposed_by": "X",
+            "reason": "Y",
+            "csrf_token": csrf_token(client, f"/usagers/{usager_under_guardianship.id}"),
+        },
+    )
+    assert response.status_code == 403
+    assert oppositions.active_opposition(db, usager_under_guardianship.id) is None
