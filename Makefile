@@ -18,6 +18,8 @@ $(BIN)/portal: pyproject.toml
 install: $(BIN)/portal translations
 	@# WeasyPrint (notice letters) draws text with Pango and HarfBuzz, in the DejaVu fonts.
 	scripts/apt-install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+	@# The proof chain of notices is signed with GnuPG (python-gnupg drives the gpg program).
+	scripts/apt-install gpg gpg-agent
 
 translations: $(BIN)/portal
 	$(BIN)/pybabel compile --use-fuzzy -d portal/translations -D messages >/dev/null

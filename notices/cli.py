@@ -1,4 +1,4 @@
-"""The `portal notices` commands, registered on the app by notices.init_app."""
+"""The `portal notices` commands (plan, sample rendering, proof chain check and export), registered by init_app."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy import select
 
-from notices import import_service, importer, letters, rendering, texts
+from notices import import_service, importer, letters, proof, rendering, texts
 from notices import plan as notice_plan
+from notices.models import Usager
 from portal import database
+from portal.models import Establishment
 
 cli = AppGroup(
     "notices", help="Notices d'information DMP : plan des destinataires, import des usagers du DUI, rendu des notices."
@@ -149,3 +152,45 @@ def _print_report(report: import_service.Report, establishment: str) -> None:
     for row in report.rejected:
         for problem in row.problems:
             click.echo(f"Rejeté, {row.where} : {problem.field} : {problem.reason}")
+
+
+@cli.command("verify")
+@click.option("--establishment", "finess", help="FINESS de l'établissement ; par défaut, tous.")
+def verify_command(finess: str | None) -> None:
+    """Walk the proof chain(s): hashes, links and GnuPG signatures; exit 1 naming the first bad record."""
+    db = database.session()
+    query = select(Establishment).order_by(Establishment.finess)
+    if finess:
+        query = query.where(Establishment.finess == finess)
+    establishments = db.scalars(query).all()
+    if finess and not establishments:
+        raise click.UsageError(f"--establishment : aucun établissement n'a le FINESS {finess}.")
+    failed = False
+    for establishment in establishments:
+        count, bad = proof.verify(db, establishment)
+        if bad:
+            failed = True
+            where = f"l'enregistrement n° {bad.sequence} (id {bad.record_id})"
+            click.echo(f"{establishment.finess} : ÉCHEC à {where} : {bad.reason}")
+        else:
+            click.echo(f"{establishment.finess} : {count} enregistrement(s) vérifié(s), chaîne intègre.")
+    if failed:
+        sys.exit(1)
+
+
+@cli.command("export")
+@click.option("--establishment", "finess", required=True, help="FINESS de l'établissement.")
+@click.option("--usager", "local_id", required=True, help="Identifiant du dossier usager (celui du DUI).")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def export_command(finess: str, local_id: str, directory: Path) -> None:
+    """Write the proof that a usager was informed into DIRECTORY: proof.csv, the notices as given,
+    the establishment's public key and a signed manifest (check with `sha256sum -c` and `gpg --verify`)."""
+    db = database.session()
+    establishment = db.scalar(select(Establishment).where(Establishment.finess == finess))
+    if establishment is None:
+        raise click.UsageError(f"--establishment : aucun établissement n'a le FINESS {finess}.")
+    usager = db.scalar(select(Usager).where(Usager.establishment_id == establishment.id, Usager.local_id == local_id))
+    if usager is None:
+        raise click.UsageError(f"--usager : aucun usager {local_id} dans l'établissement {finess}.")
+    for path in proof.export(db, establishment, usager.id, directory):
+        click.echo(path)

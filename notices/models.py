@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint, event
+from sqlalchemy import Enum, ForeignKey, LargeBinary, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal.database import Base, utcnow
@@ -208,3 +208,133 @@ class NoticeTextIsImmutable(RuntimeError):
 def _refuse_text_changes(session: Session, _context, _instances) -> None:
     if any(isinstance(obj, NoticeText) for obj in (*session.dirty, *session.deleted)):
         raise NoticeTextIsImmutable("notice text versions cannot be changed or deleted")
+
+
+class NoticeStatus(enum.StrEnum):
+    PREPARED = "prepared"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    PRINTED = "printed"
+    HANDED_OVER = "handed_over"
+
+    @property
+    def label(self) -> str:
+        return str(STATUS_LABELS[self])
+
+
+STATUS_LABELS = {
+    NoticeStatus.PREPARED: _l("préparée"),
+    NoticeStatus.SENT: _l("envoyée"),
+    NoticeStatus.DELIVERED: _l("distribuée"),
+    NoticeStatus.FAILED: _l("échec"),
+    NoticeStatus.PRINTED: _l("imprimée"),
+    NoticeStatus.HANDED_OVER: _l("remise en main propre"),
+}
+# The statuses that show the information was given (or sent, for e-mail: no delivery report yet).
+GIVEN_STATUSES = frozenset({NoticeStatus.SENT, NoticeStatus.DELIVERED, NoticeStatus.PRINTED, NoticeStatus.HANDED_OVER})
+
+
+class Notice(Base):
+    """One addressee x one channel of one usager's DMP information; a reissue is a new notice.
+
+    Keeps the exact content given (PDF letter or e-mail message) and its SHA-256: what the
+    establishment shows to prove what it said, to whom, how and when.
+    """
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    usager_id: Mapped[int] = mapped_column(ForeignKey("usagers.id", ondelete="CASCADE"), index=True)
+    # None when the addressee is the usager.
+    representative_id: Mapped[int | None] = mapped_column(ForeignKey("representatives.id", ondelete="SET NULL"))
+    # As given: the representative's name may change later, the notice's addressee does not.
+    addressee_name: Mapped[str] = mapped_column(String(320))
+    addressee_capacity: Mapped[str] = mapped_column(String(20))  # "usager" or a RepresentativeRole value
+    variant: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(30))
+    may_oppose: Mapped[bool]
+    text_id: Mapped[int] = mapped_column(ForeignKey("notice_texts.id"))
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    status: Mapped[NoticeStatus] = mapped_column(_enum(NoticeStatus, 12), default=NoticeStatus.PREPARED)
+    failure_reason: Mapped[str] = mapped_column(Text, default="")
+    issuer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    issuer_label: Mapped[str] = mapped_column(String(254))
+    # The e-mail address it went to; "" for letters and hand delivery.
+    recipient_address: Mapped[str] = mapped_column(String(254), default="")
+    # Fixed when the notice is prepared, so that a retry sends the same message, never a second one.
+    message_id: Mapped[str] = mapped_column(String(254), default="")
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    content_type: Mapped[str] = mapped_column(String(40))
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    printed_at: Mapped[datetime | None]
+    handed_over_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    usager: Mapped[Usager] = relationship()
+    representative: Mapped[Representative | None] = relationship()
+    text: Mapped[NoticeText] = relationship()
+    issuer: Mapped[User | None] = relationship()
+    link: Mapped[OppositionLink | None] = relationship(viewonly=True)
+
+
+class OppositionLink(Base):
+    """The personal link printed on one notice: only the SHA-256 of its token is kept."""
+
+    __tablename__ = "opposition_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Wrong birth dates typed on the link's page; the link closes after notices.links.MAX_FAILED_CHECKS.
+    failed_checks: Mapped[int] = mapped_column(default=0)
+
+    notice: Mapped[Notice] = relationship()
+
+
+class Opposition(Base):
+    """An opposition to the establishment feeding the DMP, from a link or by staff; withdrawn, never deleted."""
+
+    __tablename__ = "oppositions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    usager_id: Mapped[int] = mapped_column(ForeignKey("usagers.id", ondelete="CASCADE"), index=True)
+    # The notice whose link was used; None when a staff member recorded what the person said.
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Who opposed, as a sentence of the record: "Paul BERNARD (tuteur)".
+    opposed_by: Mapped[str] = mapped_column(String(320))
+    # The legitimate reason, as stated: never checked, never asked to be proved.
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None]
+    # Reception staff have seen it (the notification on the usagers' page).
+    acknowledged_at: Mapped[datetime | None]
+
+    usager: Mapped[Usager] = relationship()
+    notice: Mapped[Notice | None] = relationship()
+
+
+class ProofRecord(Base):
+    """One link of an establishment's proof chain: canonical JSON, the previous record's hash, its own, signed."""
+
+    __tablename__ = "proof_records"
+    __table_args__ = (UniqueConstraint("establishment_id", "sequence", name="uq_proof_records_establishment_sequence"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    establishment_id: Mapped[int] = mapped_column(ForeignKey("establishments.id"), index=True)
+    # 1, 2, 3... per establishment: two records appended at once collide on the constraint.
+    sequence: Mapped[int]
+    usager_id: Mapped[int | None] = mapped_column(ForeignKey("usagers.id", ondelete="SET NULL"), index=True)
+    payload: Mapped[str] = mapped_column(Text)
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    record_hash: Mapped[str] = mapped_column(String(64))
+    # ASCII-armoured detached OpenPGP signature of record_hash, by the establishment's key.
+    signature: Mapped[str] = mapped_column(Text)
+    key_fingerprint: Mapped[str] = mapped_column(String(64))

@@ -76,6 +76,10 @@ def may_edit(actor: User, usager: Usager) -> bool:
     return _has_any_role(actor, REGISTRARS) and usager.establishment_id in _establishment_ids(actor)
 
 
+def may_register(actor: User) -> bool:
+    return _has_any_role(actor, REGISTRARS)
+
+
 def registration_establishments(actor: User) -> list[Establishment]:
     """The establishments where the actor may register usagers."""
     return list(actor.establishments) if _has_any_role(actor, REGISTRARS) else []

@@ -1,19 +1,19 @@
-"""Reception pages (usagers, their registration and notice plan) and the administrators' notice texts editor."""
+"""Reception pages (usagers, their registration, notice plan and issued notices) and the notice texts editor."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from notices import rendering, service, templating, texts
+from notices import issuing, oppositions, rendering, service, templating, texts
 from notices.forms import MAX_REPRESENTATIVES, TEXT_ERRORS, NoticeTextForm, SearchForm, UsagerForm
-from notices.models import Usager
+from notices.models import NoticeStatus, Usager
 from portal import database
 from portal.access import PermissionDenied
 from portal.htmx import render_page_or_fragment
@@ -72,6 +72,7 @@ def usagers():
         "notices/partials/usager_results.html",
         form=form,
         page=page,
+        alerts=oppositions.unacknowledged(database.session(), _actor()),
         may_register=bool(service.registration_establishments(_actor())),
         health_data=True,
     )
@@ -95,13 +96,142 @@ def usager_new():
 @bp.get("/<int:usager_id>")
 def usager(usager_id: int):
     target = _usager_or_404(usager_id)
+    plan = service.plan_for(target)
+    db = database.session()
+    notices = issuing.notices_of(db, target)
     return render_template(
         "notices/usager.html",
         usager=target,
-        plan=service.plan_for(target),
+        plan=plan,
+        choices=issuing.plan_choices(target, plan),
+        notices=notices,
+        information=issuing.information_status(target, plan, notices),
+        oppositions=oppositions.oppositions_of(db, target),
+        feeding=oppositions.feeding_status(db, target),
         may_edit=service.may_edit(_actor(), target),
         health_data=True,
     )
+
+
+@bp.post("/<int:usager_id>/notices")
+def notice_issue(usager_id: int):
+    """Issue the chosen notices; without `confirm`, the page that asks to confirm them."""
+    target = _usager_or_404(usager_id)
+    if not service.may_edit(_actor(), target):
+        raise PermissionDenied("notices.issue")
+    plan = service.plan_for(target)
+    allowed = issuing.plan_choices(target, plan)
+    values = request.form.getlist("choice")
+    choices = [_choice(value) for value in values]
+    if not choices or any(choice not in allowed for choice in choices):
+        flash(_("Choisissez au moins un destinataire et un moyen prévus par le plan d'information."), "error")
+        return redirect(url_for("notices.usager", usager_id=target.id))
+    if not request.form.get("confirm"):
+        return render_template(
+            "notices/notice_issue.html",
+            usager=target,
+            choices=choices,
+            allowed=allowed,
+            values=values,
+            health_data=True,
+        )
+    settings = current_app.config["PORTAL_SETTINGS"]
+    db = database.session()
+    try:
+        notices = issuing.issue(db, _actor(), target, choices, base_url=request.host_url, settings=settings)
+    except issuing.ChannelUnavailable:
+        flash(
+            _("L'envoi par la messagerie de Mon espace santé n'est pas encore disponible : choisissez un autre moyen."),
+            "error",
+        )
+        return redirect(url_for("notices.usager", usager_id=target.id))
+    for notice in notices:
+        issuing.send_email(db, notice, settings)
+    flash(_("%(count)s notice(s) émise(s) : suivez leur état ci-dessous.", count=len(notices)), "success")
+    return redirect(url_for("notices.usager", usager_id=target.id, _anchor="notices"))
+
+
+@bp.get("/notices/<int:notice_id>/document")
+def notice_document(notice_id: int):
+    notice = _notice_or_404(notice_id)
+    extension = "pdf" if notice.content_type == issuing.PDF else "eml"
+    return Response(
+        notice.content,
+        mimetype=notice.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="notice-{notice.reference}.{extension}"',
+            "Content-Security-Policy": "default-src 'none'",
+        },
+    )
+
+
+@bp.post("/notices/<int:notice_id>/mark")
+def notice_mark(notice_id: int):
+    notice = _notice_or_404(notice_id)
+    try:
+        issuing.mark(database.session(), _actor(), notice, NoticeStatus(request.form.get("status", "")))
+    except (ValueError, issuing.NotAllowed):
+        flash(_("Cet état ne peut pas être donné à cette notice."), "error")
+    else:
+        flash(
+            _("Notice %(reference)s : %(status)s.", reference=notice.reference, status=notice.status.label), "success"
+        )
+    return redirect(url_for("notices.usager", usager_id=notice.usager_id, _anchor="notices"))
+
+
+@bp.post("/notices/<int:notice_id>/retry")
+def notice_retry(notice_id: int):
+    notice = _notice_or_404(notice_id)
+    try:
+        issuing.retry(database.session(), _actor(), notice, current_app.config["PORTAL_SETTINGS"])
+    except issuing.NotAllowed:
+        flash(_("Seule une notice en échec peut être renvoyée."), "error")
+    else:
+        if notice.status == NoticeStatus.FAILED:
+            flash(_("L'envoi a encore échoué : %(reason)s", reason=notice.failure_reason), "error")
+        else:
+            flash(_("Notice %(reference)s envoyée.", reference=notice.reference), "success")
+    return redirect(url_for("notices.usager", usager_id=notice.usager_id, _anchor="notices"))
+
+
+@bp.post("/notices/<int:notice_id>/revoke")
+def notice_revoke(notice_id: int):
+    notice = _notice_or_404(notice_id)
+    oppositions.revoke(database.session(), _actor(), notice)
+    flash(_("Le lien de la notice %(reference)s est désactivé.", reference=notice.reference), "success")
+    return redirect(url_for("notices.usager", usager_id=notice.usager_id, _anchor="notices"))
+
+
+@bp.post("/<int:usager_id>/oppositions")
+def opposition_record(usager_id: int):
+    """An opposition expressed to the staff, recorded for the usager."""
+    target = _usager_or_404(usager_id)
+    opposed_by, reason = request.form.get("opposed_by", "").strip(), request.form.get("reason", "").strip()
+    if not opposed_by or not reason:
+        flash(_("Indiquez qui s'oppose et la raison donnée, avec ses mots."), "error")
+    else:
+        oppositions.record_for(database.session(), _actor(), target, opposed_by[:300], reason[:4000])
+        flash(_("L'opposition est enregistrée : le DMP n'est plus alimenté pour cet usager."), "success")
+    return redirect(url_for("notices.usager", usager_id=target.id, _anchor="feeding"))
+
+
+@bp.post("/oppositions/<int:opposition_id>/acknowledge")
+def opposition_acknowledge(opposition_id: int):
+    opposition = oppositions.get_opposition(database.session(), _actor(), opposition_id) or abort(404)
+    oppositions.acknowledge(database.session(), _actor(), opposition)
+    return redirect(url_for("notices.usagers"))
+
+
+def _choice(value: str) -> issuing.Choice | None:
+    """ "usager:email" or "<representative id>:courrier" as a Choice; None for anything else."""
+    who, _sep, channel = value.partition(":")
+    if who == "usager":
+        return issuing.Choice(None, channel)
+    return issuing.Choice(int(who), channel) if who.isdigit() else None
+
+
+def _notice_or_404(notice_id: int):
+    return issuing.get_notice(database.session(), _actor(), notice_id) or abort(404)
 
 
 @bp.route("/<int:usager_id>/edit", methods=["GET", "POST"])

@@ -136,6 +136,31 @@ class Settings(BaseSettings):
     )
     psc_timeout_seconds: float = Field(10.0, gt=0, description="Network timeout of one request to PSC.")
 
+    # Notices sent by e-mail go through the operator's SMTP server (Postfix in the tests).
+    smtp_host: str | None = Field(
+        None, description="Host of the SMTP server that sends notices by e-mail; unset: e-mail notices are not sent."
+    )
+    smtp_port: int = Field(25, ge=1, le=65535, description="Port of that SMTP server.")
+    smtp_starttls: bool = Field(False, description="Require STARTTLS before sending (true outside loopback).")
+    smtp_username: str | None = Field(None, description="SMTP AUTH user, if the server asks for one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP AUTH password (a secret).")
+    smtp_timeout_seconds: float = Field(15.0, gt=0, description="Network timeout of one SMTP exchange.")
+    notice_sender: str = Field(
+        "ne-pas-repondre@portail.invalid",
+        description="From address of the notices sent by e-mail (the establishment's name is its display name).",
+    )
+    public_url: str | None = Field(
+        None,
+        description="Base URL printed in the opposition links (https://portail.example.fr); unset: the URL "
+        "the page was requested at.",
+    )
+    opposition_link_days: int = Field(365, ge=1, description="How long an opposition link stays valid, in days.")
+    gnupg_home: Path | None = Field(
+        None,
+        description="GnuPG home holding the establishments' signing keys; unset: <instance_path>/gnupg, where "
+        "a key (ed25519, no passphrase) is made for each establishment on its first proof record.",
+    )
+
     @model_validator(mode="after")
     def _require_psc_credentials(self) -> Settings:
         if not self.psc_issuer:

@@ -42,6 +42,14 @@ ACTION_LABELS = {
     "notices.usager_updated": _l("Dossier d'usager modifié"),
     "notices.text_saved": _l("Texte de notice enregistré (nouvelle version)"),
     "notices.usager_import": _l("Import d'usagers depuis le DUI"),
+    "notices.notice_prepared": _l("Notice d'information préparée"),
+    "notices.notice_sent": _l("Notice d'information envoyée"),
+    "notices.notice_failed": _l("Échec de l'envoi d'une notice d'information"),
+    "notices.notice_marked": _l("Notice d'information imprimée ou remise"),
+    "notices.link_check_failed": _l("Lien d'opposition : date de naissance erronée"),
+    "notices.link_revoked": _l("Lien d'opposition désactivé"),
+    "notices.opposition_recorded": _l("Opposition à l'alimentation du DMP enregistrée"),
+    "notices.opposition_withdrawn": _l("Opposition à l'alimentation du DMP retirée"),
 }
 
 

@@ -1,0 +1,80 @@
+"""Notices by e-mail through the real Postfix, read back over IMAP: one message, even after an outage and a retry."""
+
+import email
+from email.policy import default
+
+from imapclient import IMAPClient
+
+from mail.imap_pool import open_connection
+from notices import issuing
+from notices.models import NoticeStatus
+from notices.rendering import EMAIL_SUBJECT
+from tests.mail.conftest import SMTP_PORT, wait_for
+from tests.notices import conftest as notices_fixtures
+
+# The usagers of the notices tests.
+make_usager = notices_fixtures.make_usager
+usager_under_guardianship = notices_fixtures.usager_under_guardianship
+
+
+def messages_with_id(imap_server, imap_credential, mailbox: str, message_id: str) -> list[bytes]:
+    client: IMAPClient = open_connection(imap_server)
+    try:
+        imap_credential.login(client, mailbox)
+        client.select_folder("INBOX", readonly=True)
+        uids = client.search(["HEADER", "Message-ID", message_id])
+        return [data[b"RFC822"] for data in client.fetch(uids, ["RFC822"]).values()]
+    finally:
+        client.logout()
+
+
+def guardian_with_mailbox(db, usager, address):
+    usager.representatives[0].email = address
+    db.commit()
+    return usager.representatives[0]
+
+
+def test_email_notice_is_delivered_once_through_postfix(
+    db, reception, usager_under_guardianship, settings, new_imap_mailbox, imap_server, imap_credential
+):
+    address = new_imap_mailbox("tuteur")
+    guardian = guardian_with_mailbox(db, usager_under_guardianship, address)
+    smtp = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": SMTP_PORT})
+
+    [notice] = issuing.issue(
+        db, reception, usager_under_guardianship, [issuing.Choice(guardian.id, "email")],
+        base_url="https://portail.test/", settings=smtp,
+    )  # fmt: skip
+    issuing.send_email(db, notice, smtp)
+    issuing.send_email(db, notice, smtp)  # already sent: nothing goes out again
+
+    assert notice.status == NoticeStatus.SENT and notice.sent_at
+    found = wait_for(lambda: messages_with_id(imap_server, imap_credential, address, notice.message_id))
+    assert len(found) == 1
+    message = email.message_from_bytes(found[0], policy=default)
+    assert message["Subject"] == EMAIL_SUBJECT
+    assert notice.reference in message.get_body(("plain",)).get_content()
+
+
+def test_smtp_outage_fails_then_retry_sends_the_same_message_id(
+    db, reception, usager_under_guardianship, settings, new_imap_mailbox, imap_server, imap_credential
+):
+    address = new_imap_mailbox("tuteur")
+    guardian = guardian_with_mailbox(db, usager_under_guardianship, address)
+    down = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": 9, "smtp_timeout_seconds": 3})
+    up = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": SMTP_PORT})
+
+    [notice] = issuing.issue(
+        db, reception, usager_under_guardianship, [issuing.Choice(guardian.id, "email")],
+        base_url="https://portail.test/", settings=down,
+    )  # fmt: skip
+    issuing.send_email(db, notice, down)
+    assert notice.status == NoticeStatus.FAILED and "injoignable" in notice.failure_reason
+    message_id, content = notice.message_id, notice.content
+
+    issuing.retry(db, reception, notice, up)
+
+    assert notice.status == NoticeStatus.SENT and notice.failure_reason == ""
+    assert (notice.message_id, notice.content) == (message_id, content)
+    found = wait_for(lambda: messages_with_id(imap_server, imap_credential, address, message_id))
+    assert len(found) == 1
