@@ -9,10 +9,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from notices import import_service, importer, letters, proof, rendering, texts
+from notices import import_service, importer, issuing, letters, proof, rendering, texts
 from notices import plan as notice_plan
 from notices.models import Usager
 from portal import database
@@ -176,6 +177,15 @@ def verify_command(finess: str | None) -> None:
             click.echo(f"{establishment.finess} : {count} enregistrement(s) vérifié(s), chaîne intègre.")
     if failed:
         sys.exit(1)
+
+
+@cli.command("send-pending")
+def send_pending_command() -> None:
+    """Send the e-mail notices left prepared (their request ended before sending); print how each went."""
+    settings = current_app.config["PORTAL_SETTINGS"]
+    for notice in issuing.send_pending(database.session(), settings):
+        reason = f" : {notice.failure_reason}" if notice.failure_reason else ""
+        click.echo(f"{notice.reference} {notice.status.value}{reason}")
 
 
 @cli.command("export")

@@ -100,8 +100,16 @@ def issue(
 
 
 def send_email(db: Session, notice: Notice, settings: Settings) -> None:
-    """Send a prepared (or failed) e-mail notice; its status says how it went. Committed."""
-    if notice.channel != "email" or notice.status not in (NoticeStatus.PREPARED, NoticeStatus.FAILED):
+    """Send a prepared (or failed) e-mail notice; its status says how it went. Committed.
+
+    The notice's row stays locked from the status check to the commit (PostgreSQL): a second
+    sender (a double click on "Renvoyer", `portal notices send-pending`) waits, then finds it sent.
+    """
+    if notice.channel != "email":
+        return
+    db.refresh(notice, with_for_update=True)
+    if notice.status not in (NoticeStatus.PREPARED, NoticeStatus.FAILED):
+        db.commit()
         return
     try:
         if not settings.smtp_host:
@@ -114,6 +122,16 @@ def send_email(db: Session, notice: Notice, settings: Settings) -> None:
         _set_status(db, notice, NoticeStatus.SENT)
         record(db, "notices.notice_sent", outcome=SUCCESS, target=_target(notice))
     db.commit()
+
+
+def send_pending(db: Session, settings: Settings) -> list[Notice]:
+    """Send the e-mail notices still prepared: those whose request ended before sending them (a crash, a restart)."""
+    pending = db.scalars(
+        select(Notice).where(Notice.channel == "email", Notice.status == NoticeStatus.PREPARED).order_by(Notice.id)
+    ).all()
+    for notice in pending:
+        send_email(db, notice, settings)
+    return list(pending)
 
 
 def retry(db: Session, actor: User, notice: Notice, settings: Settings) -> None:

@@ -9,6 +9,7 @@ from mail.imap_pool import open_connection
 from notices import issuing
 from notices.models import NoticeStatus
 from notices.rendering import EMAIL_SUBJECT
+from portal.cli import main
 from tests.mail.conftest import SMTP_PORT, wait_for
 from tests.notices import conftest as notices_fixtures
 
@@ -78,3 +79,23 @@ def test_smtp_outage_fails_then_retry_sends_the_same_message_id(
     assert (notice.message_id, notice.content) == (message_id, content)
     found = wait_for(lambda: messages_with_id(imap_server, imap_credential, address, message_id))
     assert len(found) == 1
+
+
+def test_send_pending_sends_what_a_request_left_prepared(
+    app, db, reception, usager_under_guardianship, settings, new_imap_mailbox, imap_server, imap_credential, monkeypatch
+):
+    address = new_imap_mailbox("tuteur")
+    guardian = guardian_with_mailbox(db, usager_under_guardianship, address)
+    [notice] = issuing.issue(
+        db, reception, usager_under_guardianship, [issuing.Choice(guardian.id, "email")],
+        base_url="https://portail.test/", settings=settings,
+    )  # fmt: skip
+    assert notice.status == NoticeStatus.PREPARED  # as if the request had died before sending
+    monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
+    monkeypatch.setattr(settings, "smtp_port", SMTP_PORT)
+
+    result = app.test_cli_runner().invoke(main, ["notices", "send-pending"])
+    assert result.exit_code == 0 and f"{notice.reference} sent" in result.output
+    result = app.test_cli_runner().invoke(main, ["notices", "send-pending"])
+    assert notice.reference not in result.output
+    assert len(wait_for(lambda: messages_with_id(imap_server, imap_credential, address, notice.message_id))) == 1
