@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -25,7 +26,7 @@ class SendFailed(Exception):
 def send(server: SmtpServer, raw: bytes, *, sender: str, recipient: str) -> None:
     """Hand the exact bytes to the server; SendFailed unless every recipient was accepted."""
     try:
-        refused, _reply = asyncio.run(
+        refused, _reply = _run(
             aiosmtplib.send(
                 raw,
                 sender=sender,
@@ -46,3 +47,10 @@ def send(server: SmtpServer, raw: bytes, *, sender: str, recipient: str) -> None
         raise SendFailed(f"serveur d'envoi injoignable : {error}") from error
     if refused:
         raise SendFailed("; ".join(f"{address} : {r.code} {r.message}" for address, r in refused.items()))
+
+
+def _run(coroutine):
+    # The caller may already run an event loop in its thread (an ASGI server, a browser-driving
+    # harness), where asyncio.run() is refused: the send gets a loop of its own, in a thread of its own.
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(asyncio.run, coroutine).result()

@@ -1,5 +1,6 @@
 """Notices by e-mail through the real Postfix, read back over IMAP: one message, even after an outage and a retry."""
 
+import asyncio
 import email
 from email.policy import default
 
@@ -98,4 +99,23 @@ def test_send_pending_sends_what_a_request_left_prepared(
     assert result.exit_code == 0 and f"{notice.reference} sent" in result.output
     result = app.test_cli_runner().invoke(main, ["notices", "send-pending"])
     assert notice.reference not in result.output
+    assert len(wait_for(lambda: messages_with_id(imap_server, imap_credential, address, notice.message_id))) == 1
+
+
+def test_notice_is_sent_from_a_thread_that_runs_an_event_loop(
+    db, reception, usager_under_guardianship, settings, new_imap_mailbox, imap_server, imap_credential
+):
+    address = new_imap_mailbox("tuteur")
+    guardian = guardian_with_mailbox(db, usager_under_guardianship, address)
+    smtp = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": SMTP_PORT})
+    [notice] = issuing.issue(
+        db, reception, usager_under_guardianship, [issuing.Choice(guardian.id, "email")],
+        base_url="https://portail.test/", settings=smtp,
+    )  # fmt: skip
+
+    async def inside_a_running_loop() -> None:  # as under an ASGI server or a browser-driving harness
+        issuing.send_email(db, notice, smtp)
+
+    asyncio.run(inside_a_running_loop())
+    assert notice.status == NoticeStatus.SENT
     assert len(wait_for(lambda: messages_with_id(imap_server, imap_credential, address, notice.message_id))) == 1
