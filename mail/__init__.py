@@ -6,8 +6,10 @@ from flask import Flask
 
 from mail.cli import cli
 from mail.demo import seed_mailboxes
+from mail.directory import local_entries
 from mail.imap import store_from_settings
 from mail.views import bp
+from portal.annuaire.service import register_local_source
 
 
 def init_app(app: Flask) -> None:
@@ -16,6 +18,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(cli)  # portal mail embedded | env | render
     # Features add their part of the demo data; portal.demo.seed calls them in its transaction.
     app.extensions.setdefault("demo_seeders", []).append(seed_mailboxes)
+    # The establishments' mailboxes are found in the annuaire's search, beside the national entries.
+    register_local_source(app, local_entries)
     settings = app.config["PORTAL_SETTINGS"]
     if settings.imap_host:
         app.extensions["mail.store"] = store_from_settings(settings)
