@@ -175,8 +175,8 @@ _MSSANTE_COLUMNS = (
     "Département structure BAL", "L2COMPLEMENTLOCALISATION structure BAL", "L3COMPLEMENTDISTRIBUTION structure BAL",
     "L5LIEUDITMENTION structure BAL",
 )  # fmt: skip
-# The values, past the address and type, whose words are searched: names, labels, structure and place.
-_SEARCHED = itemgetter(*range(4, len(_MSSANTE_COLUMNS)))
+# The values whose words are searched besides the address's: names, labels, structure and place (not the codes).
+_SEARCHED = itemgetter(4, 5, 7, 8, *range(10, len(_MSSANTE_COLUMNS)))
 
 
 def _mssante_rows(lines: Iterator[str], header: list[str]) -> Iterator[tuple | Rejected]:

@@ -26,7 +26,7 @@ from sqlalchemy import (
     select,
     table,
 )
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal import database, ins
 from portal.access import require_role
@@ -68,7 +68,10 @@ def _pinned(db: Session) -> Iterator[Session]:
 def import_file(db: Session, actor: User | None, location: str, progress: Callable[[Import], None] | None = None) -> Import:
     """Import an MSSanté extraction or an RPPS file; `actor` None is the operator at the command line."""
     with _pinned(db) as pinned:
-        return _import_file(pinned, actor, location, progress)
+        job = _import_file(pinned, actor, location, progress)
+        if job.status == "done" and (job.created or job.updated or job.removed):
+            sync.settle(pinned.get_bind())
+        return job
 
 
 def _import_file(db: Session, actor: User | None, location: str, progress: Callable[[Import], None] | None) -> Import:
@@ -225,7 +228,8 @@ def find(db: Session, query: str, filters: Filters = Filters(), *, limit: int = 
     page = ranks[min(offset, MAX_OFFSET) :][:limit]
     if not page:
         return []
-    loaded = {e.rank: e for e in db.scalars(select(Entry).where(Entry.rank.in_(page)).options(selectinload(Entry.professional)))}
+    found = db.scalars(select(Entry).where(Entry.rank.in_(page)).options(joinedload(Entry.professional)))
+    loaded = {entry.rank: entry for entry in found}
     return [loaded[rank] for rank in page]
 
 
@@ -237,6 +241,8 @@ _PG_DOCUMENT = literal_column(f"{Entry.__tablename__}.{FULL_TEXT_COLUMN}")
 _PREFIX_INDEXED = 3
 _WINDOWS = (5_000, 45_000)
 
+Run = tuple[int, int]  # the first and last rank of a run of names: ranks follow names
+
 
 class _Tiers:
     """Disjoint sets of entries, best first: the words' entries whose surname is one of the words, starts with
@@ -244,54 +250,44 @@ class _Tiers:
 
     Each set is read in rank order and stops at the rows asked for: a surname (or a surname prefix) is a
     range of ranks, so the other words are matched inside that range only. Matching words is the only
-    part the two databases do their own way (see _matching).
+    part the two databases do their own way (see _matching). Statements are few, each a round trip to
+    PostgreSQL: the runs of all the words are found by one, their one-typo neighbours by another.
     """
 
     def __init__(self, db: Session, tokens: list[str], filters: Filters):
         self.db, self.tokens, self.filters = db, tokens, filters
         self.sqlite = db.get_bind().dialect.name == "sqlite"
-        self.fuzzy: dict[str, list[str]] = {}
+        self.near: dict[str, list[tuple[str, Run]]] = {}
 
     def __iter__(self):
         if not self.tokens:
             yield lambda need: self._ranks(self._select().order_by(Entry.rank).limit(need))
             return
-        yield self._same_name
-        yield self._name_prefix
-        self.fuzzy = {t: _one_typo_names(self.db, t) for t in self.tokens if len(t) >= FUZZY_MIN_LENGTH}
-        if any(self.fuzzy.values()):
-            yield self._near_name
+        other_names = Entry.name_key.not_in(self.tokens)
+        runs = _runs(self.db, [Entry.name_key == t for t in self.tokens] + [and_(_starts(t), other_names) for t in self.tokens])
+        same, starting = runs[: len(self.tokens)], runs[len(self.tokens) :]
+        yield lambda need: self._in_runs(zip(self.tokens, same, strict=True), need)
+        yield lambda need: self._in_runs(zip(self.tokens, starting, strict=True), need, other_names)
+        self.near = _one_typo_names(self.db, [t for t in self.tokens if len(t) >= FUZZY_MIN_LENGTH])
+        if self.near:
+            yield lambda need: self._in_runs(((t, run) for t, names in self.near.items() for _, run in names), need)
         yield self._other_words
 
-    def _others(self, token: str) -> list[str]:
-        return [t for t in self.tokens if t != token]
+    def _in_runs(self, runs: Iterable[tuple[str, Run | None]], need: int, *also) -> list[int]:
+        """The first ranks of some runs, each found by one word, whose words start with the query's other words."""
+        found = [self._in_run(run, [t for t in self.tokens if t != token], need, *also) for token, run in runs if run]
+        # Each run holds its own first ones: together, the first of all.
+        return sorted({rank for ranks in found for rank in ranks})[:need]
 
-    def _same_name(self, need: int) -> list[int]:
-        return _union([self._in_run(Entry.name_key == t, self._others(t), need) for t in self.tokens], need)
-
-    def _name_prefix(self, need: int) -> list[int]:
-        exact = Entry.name_key.not_in(self.tokens)
-        return _union([self._in_run(_starts(t), self._others(t), need, exact) for t in self.tokens], need)
-
-    def _near_name(self, need: int) -> list[int]:
-        runs = [self._in_run(Entry.name_key == name, self._others(t), need) for t, names in self.fuzzy.items() for name in names]
-        return _union(runs, need)
+    def _in_run(self, run: Run, others: list[str], need: int, *also) -> list[int]:
+        if not others:
+            return self._ranks(self._select(Entry.rank.between(*run), *also).order_by(Entry.rank).limit(need))
+        return self._matching(others, list(also), need, *run)
 
     def _other_words(self, need: int) -> list[int]:
-        fuzzy_names = sorted({name for names in self.fuzzy.values() for name in names})
-        outside = [not_(or_(*(_starts(t) for t in self.tokens))), Entry.name_key.not_in(fuzzy_names)]
+        near_names = sorted({name for names in self.near.values() for name, _ in names})
+        outside = [not_(or_(*(_starts(t) for t in self.tokens))), Entry.name_key.not_in(near_names)]
         return self._matching(self.tokens, outside, need)
-
-    def _in_run(self, run: ColumnElement[bool], others: list[str], need: int, *also) -> list[int]:
-        """The first ranks of a run of names (one surname, or a prefix) whose words start with the other words."""
-        if not others:
-            return self._ranks(self._select(run, *also).order_by(Entry.name_key, Entry.rank).limit(need))
-        # Ranks follow names: the run is the range between its first and last rank.
-        first = self.db.scalar(select(Entry.rank).where(run).order_by(Entry.name_key, Entry.rank).limit(1))
-        if first is None:
-            return []
-        last = self.db.scalar(select(Entry.rank).where(run).order_by(Entry.name_key.desc(), Entry.rank.desc()).limit(1))
-        return self._matching(others, list(also), need, first, last)
 
     def _select(self, *conditions):
         stmt = select(Entry.rank).where(*conditions, *_filter_conditions(self.filters))
@@ -354,28 +350,49 @@ class _Tiers:
         return self._ranks(stmt.order_by(_FTS.c.rowid).limit(need))
 
 
-def _union(runs: list[list[int]], need: int) -> list[int]:
-    """The first ranks of several runs together, in rank order: each run holds its own first ones."""
-    return sorted({rank for ranks in runs for rank in ranks})[:need]
-
-
 def _starts(token: str) -> ColumnElement[bool]:
     # Folded keys hold only [a-z0-9 ], all below "~": a byte range is a prefix test both engines index.
     return and_(Entry.name_key >= token, Entry.name_key < token + "~")
 
 
-def _one_typo_names(db: Session, token: str) -> list[str]:
-    """Surnames one typo away from the token that it does not already start."""
-    strings = sorted(one_typo_away(token))
-    # Some hundreds of strings, sent as one value (JSON or an array) rather than as many parameters: each
-    # is looked up in the surname index, up to its first person.
+def _runs(db: Session, conditions: list[ColumnElement[bool]]) -> list[Run | None]:
+    """The run of names each condition picks (None if it picks none), in one statement."""
+    bounds = []
+    for condition in conditions:
+        chosen = select(Entry.rank).where(condition)
+        bounds += [chosen.order_by(Entry.name_key, Entry.rank).limit(1).scalar_subquery(),
+                   chosen.order_by(Entry.name_key.desc(), Entry.rank.desc()).limit(1).scalar_subquery()]  # fmt: skip
+    row = db.execute(select(*bounds)).one()
+    return [None if row[i] is None else (row[i], row[i + 1]) for i in range(0, len(row), 2)]
+
+
+def _one_typo_names(db: Session, tokens: list[str]) -> dict[str, list[tuple[str, Run]]]:
+    """The surnames one typo away from each token that it does not already start, with their runs."""
+    sources: dict[str, list[str]] = {}
+    for token in tokens:
+        for string in one_typo_away(token):
+            sources.setdefault(string, []).append(token)
+    if not sources:
+        return {}
+    # Some hundreds of strings a token, sent as one value (JSON or an array) rather than as many parameters:
+    # each is looked up in the surname index, up to its first person.
+    strings = sorted(sources)
     if db.get_bind().dialect.name == "sqlite":
         candidate = func.json_each(json.dumps(strings)).table_valued("value").c.value
     else:
         candidate = func.unnest(bindparam("candidates", strings, type_=ARRAY(String))).column_valued("candidate")
+    same = select(Entry.rank).where(Entry.name_key == candidate)
     person = exists().where(Entry.name_key == candidate, Entry.bal_type == "PER")
-    names = db.scalars(select(candidate).where(person))
-    return sorted(name for name in names if len(name) >= FUZZY_MIN_LENGTH and not name.startswith(token))
+    found: dict[str, list[tuple[str, Run]]] = {}
+    rows = db.execute(
+        select(candidate, same.order_by(Entry.rank).limit(1).scalar_subquery(),
+               same.order_by(Entry.rank.desc()).limit(1).scalar_subquery()).where(person)
+    )  # fmt: skip
+    for name, first, last in rows:
+        for token in sources[name]:
+            if len(name) >= FUZZY_MIN_LENGTH and not name.startswith(token):
+                found.setdefault(token, []).append((name, (first, last)))
+    return found
 
 
 def _filter_conditions(filters: Filters) -> list[ColumnElement[bool]]:

@@ -25,6 +25,7 @@ def test_free_text_combines_name_specialty_and_town(annuaire):
     assert found(annuaire, "ehpad tilleuls secretariat") == ["secretariat.tilleuls@ehpad.mssante.fr"]
     assert found(annuaire, "infirmier 72") == ["marie.dupont@infirmier.mssante.fr", "jean.martin@rue-dupont.mssante.fr"]
     assert found(annuaire, "rue des lilas") == ["secretariat.tilleuls@ehpad.mssante.fr"]
+    assert found(annuaire, "60") == []  # the infirmiers' profession code is a filter, no search word
 
 
 def test_accents_and_case_do_not_matter(annuaire):
