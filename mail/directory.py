@@ -10,19 +10,22 @@ from portal.annuaire.models import Entry
 from portal.models import Establishment, User
 
 
+# Built once: the annuaire asks for them at every search.
+_ACTIVE = (
+    select(Mailbox.address, Mailbox.kind, Mailbox.display_name, User.first_name, User.last_name, Establishment.name,
+           Establishment.postal_code, Establishment.city)
+    .join(Establishment, Establishment.id == Mailbox.establishment_id)
+    .outerjoin(User, User.id == Mailbox.owner_id)
+    .where(Mailbox.is_active, Establishment.is_active, Mailbox.kind != MailboxKind.APP)
+)  # fmt: skip
+
+
 def local_entries() -> list[Entry]:
     """The active nominative and organisational mailboxes of active establishments, as unsaved annuaire entries.
 
     Applicative mailboxes are left out: software writes from them, nobody writes to them.
     """
-    rows = database.session().execute(
-        select(Mailbox.address, Mailbox.kind, Mailbox.display_name, User.first_name, User.last_name, Establishment.name,
-               Establishment.postal_code, Establishment.city)
-        .join(Establishment, Establishment.id == Mailbox.establishment_id)
-        .outerjoin(User, User.id == Mailbox.owner_id)
-        .where(Mailbox.is_active, Establishment.is_active, Mailbox.kind != MailboxKind.APP)
-    )  # fmt: skip
-    return [_entry(*row) for row in rows]
+    return [_entry(*row) for row in database.session().execute(_ACTIVE)]
 
 
 def _entry(address: str, kind: MailboxKind, display_name: str, first_name: str | None, last_name: str | None,

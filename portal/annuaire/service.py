@@ -233,6 +233,8 @@ def find(db: Session, query: str, filters: Filters = Filters(), *, limit: int = 
     return [loaded[rank] for rank in page]
 
 
+# Core columns, not the ORM's attributes: the search builds many expressions, and these build faster.
+_ENTRY, _PROFESSIONAL = Entry.__table__.c, Professional.__table__.c
 _FTS = table(sync.FTS, column("rowid"))
 _FTS_MATCH = literal_column(sync.FTS).op("MATCH")
 _PG_DOCUMENT = literal_column(f"{Entry.__tablename__}.{FULL_TEXT_COLUMN}")
@@ -261,10 +263,10 @@ class _Tiers:
 
     def __iter__(self):
         if not self.tokens:
-            yield lambda need: self._ranks(self._select().order_by(Entry.rank).limit(need))
+            yield lambda need: self._ranks(self._select().order_by(_ENTRY.rank).limit(need))
             return
-        other_names = Entry.name_key.not_in(self.tokens)
-        runs = _runs(self.db, [Entry.name_key == t for t in self.tokens] + [and_(_starts(t), other_names) for t in self.tokens])
+        other_names = _ENTRY.name_key.not_in(self.tokens)
+        runs = _runs(self.db, [_ENTRY.name_key == t for t in self.tokens] + [and_(_starts(t), other_names) for t in self.tokens])
         same, starting = runs[: len(self.tokens)], runs[len(self.tokens) :]
         yield lambda need: self._in_runs(zip(self.tokens, same, strict=True), need)
         yield lambda need: self._in_runs(zip(self.tokens, starting, strict=True), need, other_names)
@@ -281,18 +283,18 @@ class _Tiers:
 
     def _in_run(self, run: Run, others: list[str], need: int, *also) -> list[int]:
         if not others:
-            return self._ranks(self._select(Entry.rank.between(*run), *also).order_by(Entry.rank).limit(need))
+            return self._ranks(self._select(_ENTRY.rank.between(*run), *also).order_by(_ENTRY.rank).limit(need))
         return self._matching(others, list(also), need, *run)
 
     def _other_words(self, need: int) -> list[int]:
         near_names = sorted({name for names in self.near.values() for name, _ in names})
-        outside = [not_(or_(*(_starts(t) for t in self.tokens))), Entry.name_key.not_in(near_names)]
+        outside = [not_(or_(*(_starts(t) for t in self.tokens))), _ENTRY.name_key.not_in(near_names)]
         return self._matching(self.tokens, outside, need)
 
     def _select(self, *conditions):
-        stmt = select(Entry.rank).where(*conditions, *_filter_conditions(self.filters))
+        stmt = select(_ENTRY.rank).where(*conditions, *_filter_conditions(self.filters))
         if self.filters.profession:
-            stmt = stmt.outerjoin(Professional, Professional.national_id == Entry.national_id)
+            stmt = stmt.outerjoin(Professional.__table__, _PROFESSIONAL.national_id == _ENTRY.national_id)
         return stmt
 
     def _ranks(self, stmt) -> list[int]:
@@ -306,8 +308,8 @@ class _Tiers:
         query = func.to_tsquery("simple", " & ".join(f"{t}:*" for t in tokens))
         stmt = self._select(_PG_DOCUMENT.op("@@")(query), *conditions)
         if first is not None:
-            stmt = stmt.where(Entry.rank.between(first, last))
-        return self._ranks(stmt.order_by(Entry.rank).limit(need))
+            stmt = stmt.where(_ENTRY.rank.between(first, last))
+        return self._ranks(stmt.order_by(_ENTRY.rank).limit(need))
 
     def _full_text(self, tokens: list[str], conditions: list, need: int, first: int | None,
                    last: int | None) -> list[int]:  # fmt: skip
@@ -325,8 +327,8 @@ class _Tiers:
         indexed = [t for t in tokens if len(t) >= _PREFIX_INDEXED]
         walked = " ".join(f'"{t[:_PREFIX_INDEXED]}"*' for t in indexed)
         if not walked:  # only short words: the entries themselves, in rank order
-            inside = [] if first is None else [Entry.rank.between(first, last)]
-            return self._ranks(self._select(*conditions, *inside).order_by(Entry.rank).limit(need))
+            inside = [] if first is None else [_ENTRY.rank.between(first, last)]
+            return self._ranks(self._select(*conditions, *inside).order_by(_ENTRY.rank).limit(need))
         start = 0 if first is None else first
         if all(len(t) == _PREFIX_INDEXED for t in indexed):
             return self._fts_matches(walked, conditions, need, start, last)
@@ -344,7 +346,7 @@ class _Tiers:
 
     def _fts_matches(self, expression: str, conditions: list, need: int, first: int, last: int | None) -> list[int]:
         stmt = self._select(_FTS_MATCH(expression), _FTS.c.rowid >= first, *conditions)
-        stmt = stmt.join(_FTS, _FTS.c.rowid == Entry.rank)
+        stmt = stmt.join(_FTS, _FTS.c.rowid == _ENTRY.rank)
         if last is not None:
             stmt = stmt.where(_FTS.c.rowid <= last)
         return self._ranks(stmt.order_by(_FTS.c.rowid).limit(need))
@@ -352,16 +354,16 @@ class _Tiers:
 
 def _starts(token: str) -> ColumnElement[bool]:
     # Folded keys hold only [a-z0-9 ], all below "~": a byte range is a prefix test both engines index.
-    return and_(Entry.name_key >= token, Entry.name_key < token + "~")
+    return and_(_ENTRY.name_key >= token, _ENTRY.name_key < token + "~")
 
 
 def _runs(db: Session, conditions: list[ColumnElement[bool]]) -> list[Run | None]:
     """The run of names each condition picks (None if it picks none), in one statement."""
     bounds = []
     for condition in conditions:
-        chosen = select(Entry.rank).where(condition)
-        bounds += [chosen.order_by(Entry.name_key, Entry.rank).limit(1).scalar_subquery(),
-                   chosen.order_by(Entry.name_key.desc(), Entry.rank.desc()).limit(1).scalar_subquery()]  # fmt: skip
+        chosen = select(_ENTRY.rank).where(condition)
+        bounds += [chosen.order_by(_ENTRY.name_key, _ENTRY.rank).limit(1).scalar_subquery(),
+                   chosen.order_by(_ENTRY.name_key.desc(), _ENTRY.rank.desc()).limit(1).scalar_subquery()]  # fmt: skip
     row = db.execute(select(*bounds)).one()
     return [None if row[i] is None else (row[i], row[i + 1]) for i in range(0, len(row), 2)]
 
@@ -381,12 +383,12 @@ def _one_typo_names(db: Session, tokens: list[str]) -> dict[str, list[tuple[str,
         candidate = func.json_each(json.dumps(strings)).table_valued("value").c.value
     else:
         candidate = func.unnest(bindparam("candidates", strings, type_=ARRAY(String))).column_valued("candidate")
-    same = select(Entry.rank).where(Entry.name_key == candidate)
-    person = exists().where(Entry.name_key == candidate, Entry.bal_type == "PER")
+    same = select(_ENTRY.rank).where(_ENTRY.name_key == candidate)
+    person = exists().where(_ENTRY.name_key == candidate, _ENTRY.bal_type == "PER")
     found: dict[str, list[tuple[str, Run]]] = {}
     rows = db.execute(
-        select(candidate, same.order_by(Entry.rank).limit(1).scalar_subquery(),
-               same.order_by(Entry.rank.desc()).limit(1).scalar_subquery()).where(person)
+        select(candidate, same.order_by(_ENTRY.rank).limit(1).scalar_subquery(),
+               same.order_by(_ENTRY.rank.desc()).limit(1).scalar_subquery()).where(person)
     )  # fmt: skip
     for name, first, last in rows:
         for token in sources[name]:
@@ -398,14 +400,14 @@ def _one_typo_names(db: Session, tokens: list[str]) -> dict[str, list[tuple[str,
 def _filter_conditions(filters: Filters) -> list[ColumnElement[bool]]:
     conditions = []
     if filters.bal_type:
-        conditions.append(Entry.bal_type == filters.bal_type)
+        conditions.append(_ENTRY.bal_type == filters.bal_type)
     if filters.department:
-        conditions.append(Entry.department == filters.department)
+        conditions.append(_ENTRY.department == filters.department)
     if filters.profession:
         # The extraction's profession, else the RPPS one.
         conditions.append(
-            or_(Entry.profession_code == filters.profession,
-                and_(Entry.profession_code == "", Professional.profession_code == filters.profession))
+            or_(_ENTRY.profession_code == filters.profession,
+                and_(_ENTRY.profession_code == "", _PROFESSIONAL.profession_code == filters.profession))
         )  # fmt: skip
     return conditions
 

@@ -46,6 +46,8 @@ PG_DOCUMENT = (
     f"{FULL_TEXT_COLUMN} tsvector GENERATED ALWAYS AS "
     "(array_to_tsvector(array_remove(string_to_array(own_text || ' ' || rpps_text, ' '), ''))) STORED"
 )
+# More lines than any file has: a line number plus this sorts after every line number.
+_LINES = 1_000_000_000
 # Beyond this share of the entries changed by an RPPS import, the full-text index is rebuilt rather than patched.
 REBUILD_SHARE = 0.25
 
@@ -102,9 +104,12 @@ def stage(db: Session, fields: tuple[str, ...], records: Iterator, progress: Cal
     connection.execute(text(f"DROP TABLE IF EXISTS {STAGING}"))
     # The ranking keys sort byte by byte on PostgreSQL too (see models.sort_key); the other columns keep
     # the default collation, that of the tables' indexes they are compared with.
-    byte_order = {"name_key", "first_key"} if connection.dialect.name == "postgresql" else set()
+    postgres = connection.dialect.name == "postgresql"
+    byte_order = {"name_key", "first_key"} if postgres else set()
     columns = ", ".join(f"{name} {_C_TEXT if name in byte_order else 'TEXT'} NOT NULL" for name in fields)
-    connection.execute(text(f"CREATE TEMPORARY TABLE {STAGING} (line INTEGER NOT NULL, {columns})"))
+    # On SQLite the line is the rowid: rows come in line order, and are read back in that order without a sort.
+    line = "INTEGER NOT NULL" if postgres else "INTEGER PRIMARY KEY"
+    connection.execute(text(f"CREATE TEMPORARY TABLE {STAGING} (line {line}, {columns})"))
     report, seen = Report(), set()
     keyed = fields[0] == "address"
     while batch := list(islice(records, BATCH)):
@@ -289,23 +294,18 @@ def merge_activities(db: Session, report: Report) -> None:
     run = _runner(connection)
     postgres = connection.dialect.name == "postgresql"
     run(text(f"CREATE INDEX {STAGING}_national_id ON {STAGING} (national_id, line)"))
-    words = (
-        "string_agg(DISTINCT words, ' ' ORDER BY words)"
-        if postgres
-        else "group_concat(words, ' ')"  # over the DISTINCT, ordered subquery below
-    )
+    # The distinct summaries of a professional's activities (folded words: never a comma).
+    words = "string_agg(DISTINCT words, ' ' ORDER BY words)" if postgres else "replace(group_concat(DISTINCT words), ',', ' ')"
+    # The summary shows the first activity that names a specialty, else the first one: one pass in
+    # national id order finds its line and the words, a lookup of that line its labels.
+    first = f"min(CASE WHEN specialty = '' THEN {_LINES} ELSE 0 END + line)"
     run(text("DROP TABLE IF EXISTS annuaire_staging_professionals"))
     run(
         text(
             "CREATE TEMPORARY TABLE annuaire_staging_professionals AS "
-            "SELECT f.national_id, f.profession_code, f.profession, f.specialty, w.words FROM "
-            # The summary shows the first activity that names a specialty, else the first one.
-            "(SELECT national_id, profession_code, profession, specialty, row_number() OVER ("
-            " PARTITION BY national_id ORDER BY CASE WHEN specialty = '' THEN 1 ELSE 0 END, line) AS rank"
-            f" FROM {STAGING}) f "
-            f"JOIN (SELECT national_id, {words} AS words FROM "
-            f"(SELECT DISTINCT national_id, words FROM {STAGING} ORDER BY national_id, words) d GROUP BY national_id) w "
-            "ON w.national_id = f.national_id WHERE f.rank = 1"
+            "SELECT s.national_id, s.profession_code, s.profession, s.specialty, w.words "
+            f"FROM (SELECT national_id, {first} AS first, {words} AS words FROM {STAGING} GROUP BY national_id) w "
+            f"JOIN {STAGING} s ON s.national_id = w.national_id AND s.line = w.first % {_LINES}"
         )
     )
     run(text("CREATE INDEX annuaire_staging_professionals_id ON annuaire_staging_professionals (national_id)"))

@@ -5,7 +5,7 @@ import zipfile
 from sqlalchemy import func, select, update
 
 from portal.annuaire import service, sync
-from portal.annuaire.models import Domain, Entry, Import
+from portal.annuaire.models import Domain, Entry, Import, Professional
 from portal.models import AuditEvent
 from tests.annuaire.conftest import BASE_LINES, MSSANTE_HEADER, RPPS_HEADER, mssante_line, rpps_line, write
 
@@ -107,6 +107,20 @@ def test_rpps_activities_complete_entries_whatever_the_import_order(db, tmp_path
     assert [e.address for e in found] == ["helene.lefevre@ch-lemans.mssante.fr"]
     assert found[0].professional.profession == "Médecin"
     assert service.find(db, "lefevre", service.Filters(profession="10")) == found
+
+
+def test_a_professional_is_summed_up_by_the_first_activity_naming_a_specialty(db, tmp_path):
+    lines = [
+        rpps_line("810000000041", "60", "", "", "S", "EHPAD Les Tilleuls", "72000", "Le Mans"),
+        rpps_line("810000000042", "93", "", "", "L", "Cabinet", "13001", "Marseille"),
+        rpps_line("810000000041", "10", "SM54", "Pédiatrie", "L", "Cabinet des Enfants", "72000", "Le Mans"),
+        rpps_line("810000000041", "10", "SM04", "Cardiologie", "S", "CH du Mans", "72000", "Le Mans"),
+    ]
+    service.import_file(db, None, str(write(tmp_path / "PS_LibreAcces_Personne_activite_1.txt", RPPS_HEADER, lines, trailing="|")))
+    summary = db.get(Professional, "810000000041")
+    assert (summary.profession, summary.specialty) == ("Médecin", "Pédiatrie")
+    assert set(summary.words.split()) >= {"infirmier", "ehpad", "tilleuls", "pediatrie", "enfants", "cardiologie", "ch"}
+    assert db.get(Professional, "810000000042").profession == "Psychologue"
 
 
 def test_rpps_reimport_reports_professionals_created_updated_removed(annuaire, tmp_path):
