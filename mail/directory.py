@@ -9,7 +9,6 @@ from portal import database
 from portal.annuaire.models import Entry
 from portal.models import Establishment, User
 
-
 # Built once: the annuaire asks for them at every search.
 _ACTIVE = (
     select(Mailbox.address, Mailbox.kind, Mailbox.display_name, User.first_name, User.last_name, Establishment.name,
