@@ -132,7 +132,7 @@ def percentiles(durations: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "annuaire-bench")
-    parser.add_argument("--database-url", help="e.g. postgresql+psycopg://postgres@127.0.0.1:5432/bench (emptied first)")
+    parser.add_argument("--database-url", help="postgresql+psycopg://… of a database to empty and fill")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--instance", type=Path, help="keep the SQLite database in this directory")
     parser.add_argument("--search-only", action="store_true", help="search the database of --instance again")
@@ -168,7 +168,7 @@ def main() -> None:
                 start, cpu = time.perf_counter(), time.process_time()
                 job = service.import_file(db, None, str(path))
                 seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-                print(f"{label:<38} {seconds:6.1f} s (Python CPU {cpu:5.1f} s)  {job.rows_read / seconds:9,.0f} rows/s  "
+                print(f"{label:<38} {seconds:6.1f} s (Python CPU {cpu:5.1f} s) {job.rows_read / seconds:9,.0f} rows/s  "
                       f"status={job.status} created={job.created} updated={job.updated} removed={job.removed} "
                       f"rejected={job.rejected_count}")  # fmt: skip
             sets = {"given": args.query} if args.query else QUERY_SETS

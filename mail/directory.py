@@ -29,8 +29,8 @@ def local_entries() -> list[Entry]:
 
 def _entry(address: str, kind: MailboxKind, display_name: str, first_name: str | None, last_name: str | None,
            establishment: str, postal_code: str, city: str) -> Entry:  # fmt: skip
-    entry = Entry(address=address, bal_type=kind.value, structure_name=establishment, postal_code=postal_code, city=city,
-                  department=department(postal_code))  # fmt: skip
+    entry = Entry(address=address, bal_type=kind.value, structure_name=establishment, postal_code=postal_code,
+                  city=city, department=department(postal_code))  # fmt: skip
     if kind == MailboxKind.PER and last_name:  # a professional's mailbox reads as their name
         entry.first_name, entry.last_name = first_name, last_name
     else:

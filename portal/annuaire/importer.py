@@ -206,8 +206,9 @@ def _mssante_rows(lines: Iterator[str], header: list[str]) -> Iterator[tuple | R
             name_key, first_key = folded(structure), folded(service)
         # The words of the address (the trust-space suffix is no search word), then of the other values.
         own_text = " ".join(
-            filter(None, (local.translate(_FOLD), folded(domain.removesuffix(".mssante.fr")), *map(folded, _SEARCHED(values))))
-        )
+            filter(None, (local.translate(_FOLD), folded(domain.removesuffix(".mssante.fr")),
+                          *map(folded, _SEARCHED(values))))
+        )  # fmt: skip
         yield (
             line, address, bal_type, national_id, civility, last, first, profession_code, profession, specialty,
             structure_id, structure, service,

@@ -205,15 +205,15 @@ def _local_matches(tokens: list[str], filters: Filters) -> list[Entry]:
     return sorted(found, key=lambda entry: (fold(entry.display_name), entry.address))
 
 
-def _local_words(entry: Entry) -> list[str]:
+def _local_words(entry: Entry) -> tuple[str, ...]:
     local, _, domain = entry.address.partition("@")
     return _words_of(local, domain.removesuffix(TRUST_SPACE_SUFFIX), entry.first_name or "", entry.last_name or "",
                      entry.service or "", entry.structure_name or "", entry.postal_code or "", entry.city or "")  # fmt: skip
 
 
-@lru_cache(maxsize=4096)
-def _words_of(*values: str) -> list[str]:
-    return words(*values)
+@lru_cache(maxsize=4096)  # the same mailboxes at every search
+def _words_of(*values: str) -> tuple[str, ...]:
+    return tuple(words(*values))
 
 
 def find(db: Session, query: str, filters: Filters = Filters(), *, limit: int = 20, offset: int = 0) -> list[Entry]:

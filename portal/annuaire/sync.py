@@ -184,13 +184,14 @@ def merge_entries(db: Session, report: Report) -> None:
             f"SELECT count(*) FROM {ENTRIES} e WHERE NOT EXISTS (SELECT 1 FROM {STAGING} s WHERE s.address = e.address)"
         )
         differs = " OR ".join(f"s.{name} <> e.{name}" for name in ENTRY_FIELDS[1:])
-        report.updated = count(f"SELECT count(*) FROM {STAGING} s JOIN {ENTRIES} e ON e.address = s.address WHERE {differs}")
+        report.updated = count(
+            f"SELECT count(*) FROM {STAGING} s JOIN {ENTRIES} e ON e.address = s.address WHERE {differs}"
+        )
     if report.created or report.updated or report.removed:
         _build(connection)
         _swap(connection)
         if connection.dialect.name == "sqlite":
             _rebuild_full_text(connection)
-        _analyze(connection)
     run(text(f"DROP TABLE {STAGING}"))
 
 
@@ -237,6 +238,7 @@ def _swap(connection: Connection) -> None:
         unique = "UNIQUE " if index.unique else ""
         run(text(f"CREATE {unique}INDEX {index.name}_new ON {NEW} ({columns})"))
     run(text(f"CREATE INDEX {FTS}_new ON {NEW} USING gin ({FULL_TEXT_COLUMN})"))
+    _analyze(connection, NEW)  # statistics stay with the table through its renaming
     run(text(f"DROP TABLE {ENTRIES}"))
     run(text(f"ALTER TABLE {NEW} RENAME TO {ENTRIES}"))
     run(text(f"ALTER TABLE {ENTRIES} RENAME CONSTRAINT pk_{NEW} TO pk_{ENTRIES}"))
@@ -250,7 +252,12 @@ def _rebuild_full_text(connection: Connection) -> None:
     run(text(f"INSERT INTO {FTS} ({FTS}) VALUES ('delete-all')"))
     # Flushed to disk every 64 MB rather than every 1 MB: fewer segments to merge.
     run(text(f"INSERT INTO {FTS} ({FTS}, rank) VALUES ('hashsize', {64 << 20})"))
-    run(text(f"INSERT INTO {FTS} (rowid, own_text, rpps_text) SELECT rank, own_text, rpps_text FROM {ENTRIES} ORDER BY rank"))
+    run(
+        text(
+            f"INSERT INTO {FTS} (rowid, own_text, rpps_text) "
+            f"SELECT rank, own_text, rpps_text FROM {ENTRIES} ORDER BY rank"
+        )
+    )
 
 
 def _unindex(connection: Connection, ranks: str) -> None:
@@ -282,10 +289,10 @@ def settle(connection: Connection) -> None:
         connection.execution_options(isolation_level="AUTOCOMMIT").execute(text(f"VACUUM {ENTRIES}"))
 
 
-def _analyze(connection: Connection) -> None:
-    # Fresh statistics, so that the planner picks the ranking index or the full-text one as it should.
+def _analyze(connection: Connection, table: str = ENTRIES) -> None:
+    # Fresh statistics, so that PostgreSQL's planner walks the ranks or reads the full-text index as it should.
     if connection.dialect.name == "postgresql":
-        connection.execute(text(f"ANALYZE {ENTRIES}"))
+        _runner(connection)(text(f"ANALYZE {table}"))
 
 
 def merge_activities(db: Session, report: Report) -> None:
@@ -295,7 +302,10 @@ def merge_activities(db: Session, report: Report) -> None:
     postgres = connection.dialect.name == "postgresql"
     run(text(f"CREATE INDEX {STAGING}_national_id ON {STAGING} (national_id, line)"))
     # The distinct summaries of a professional's activities (folded words: never a comma).
-    words = "string_agg(DISTINCT words, ' ' ORDER BY words)" if postgres else "replace(group_concat(DISTINCT words), ',', ' ')"
+    if postgres:
+        words = "string_agg(DISTINCT words, ' ' ORDER BY words)"
+    else:
+        words = "replace(group_concat(DISTINCT words), ',', ' ')"
     # The summary shows the first activity that names a specialty, else the first one: one pass in
     # national id order finds its line and the words, a lookup of that line its labels.
     first = f"min(CASE WHEN specialty = '' THEN {_LINES} ELSE 0 END + line)"

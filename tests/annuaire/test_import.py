@@ -116,7 +116,8 @@ def test_a_professional_is_summed_up_by_the_first_activity_naming_a_specialty(db
         rpps_line("810000000041", "10", "SM54", "Pédiatrie", "L", "Cabinet des Enfants", "72000", "Le Mans"),
         rpps_line("810000000041", "10", "SM04", "Cardiologie", "S", "CH du Mans", "72000", "Le Mans"),
     ]
-    service.import_file(db, None, str(write(tmp_path / "PS_LibreAcces_Personne_activite_1.txt", RPPS_HEADER, lines, trailing="|")))
+    path = write(tmp_path / "PS_LibreAcces_Personne_activite_1.txt", RPPS_HEADER, lines, trailing="|")
+    service.import_file(db, None, str(path))
     summary = db.get(Professional, "810000000041")
     assert (summary.profession, summary.specialty) == ("Médecin", "Pédiatrie")
     assert set(summary.words.split()) >= {"infirmier", "ehpad", "tilleuls", "pediatrie", "enfants", "cardiologie", "ch"}

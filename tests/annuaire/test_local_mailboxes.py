@@ -10,17 +10,19 @@ from tests.conftest import text
 
 @pytest.fixture()
 def mailboxes(db, establishment, professional):
-    elsewhere = Establishment(finess="690000002", name="IME Les Sources", city="Lyon", postal_code="69001", is_active=False)
+    elsewhere = Establishment(finess="690000002", name="IME Les Sources", city="Lyon", postal_code="69001",
+                              is_active=False)  # fmt: skip
     db.add_all([
-        Mailbox(address="accueil.familles@tilleuls.mssante.fr", kind=MailboxKind.ORG, display_name="Accueil des familles",
-                establishment=establishment),
+        Mailbox(address="accueil.familles@tilleuls.mssante.fr", kind=MailboxKind.ORG,
+                display_name="Accueil des familles", establishment=establishment),
         Mailbox(address="infirmiere@tilleuls.mssante.fr", kind=MailboxKind.PER, display_name="Infirmière",
                 establishment=establishment, owner=professional),
         Mailbox(address="ancien.accueil@tilleuls.mssante.fr", kind=MailboxKind.ORG, display_name="Ancien accueil",
                 establishment=establishment, is_active=False),
         Mailbox(address="avis@tilleuls.mssante.fr", kind=MailboxKind.APP, display_name="Accueil automatique",
                 establishment=establishment),
-        Mailbox(address="accueil@sources.mssante.fr", kind=MailboxKind.ORG, display_name="Accueil", establishment=elsewhere),
+        Mailbox(address="accueil@sources.mssante.fr", kind=MailboxKind.ORG, display_name="Accueil",
+                establishment=elsewhere),
     ])  # fmt: skip
     db.commit()
 
