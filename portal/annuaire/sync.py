@@ -48,7 +48,7 @@ PG_DOCUMENT = (
 )
 # More lines than any file has: a line number plus this sorts after every line number.
 _LINES = 1_000_000_000
-# Beyond this share of the entries changed by an RPPS import, the full-text index is rebuilt rather than patched.
+# Beyond this share of the entries changed by an RPPS import, their table is built anew rather than patched.
 REBUILD_SHARE = 0.25
 
 
@@ -188,15 +188,26 @@ def merge_entries(db: Session, report: Report) -> None:
             f"SELECT count(*) FROM {STAGING} s JOIN {ENTRIES} e ON e.address = s.address WHERE {differs}"
         )
     if report.created or report.updated or report.removed:
-        _build(connection)
-        _swap(connection)
-        if connection.dialect.name == "sqlite":
-            _rebuild_full_text(connection)
+        # SQLite numbers a NULL rowid in insertion order, which is the ranking order; PostgreSQL says it.
+        order = "s.name_key, s.first_key, s.line"
+        postgres = connection.dialect.name == "postgresql"
+        _rebuild(connection, STAGING, f"row_number() OVER (ORDER BY {order})" if postgres else "NULL", order)
     run(text(f"DROP TABLE {STAGING}"))
 
 
-def _build(connection: Connection) -> None:
-    """The staged entries in a new table without indexes, in ranking order, with their RPPS words."""
+def _rebuild(connection: Connection, source: str, rank: str, order: str) -> None:
+    """Make the entries those of `source` (the staging table, or the entries themselves) with their RPPS words.
+
+    `rank` numbers them, in `order`: SQL over the source's rows, named s.
+    """
+    _build(connection, source, rank, order)
+    _swap(connection)
+    if connection.dialect.name == "sqlite":
+        _rebuild_full_text(connection)
+
+
+def _build(connection: Connection, source: str, rank: str, order: str) -> None:
+    """A new table without indexes, filled in ranking order (see _rebuild)."""
     run = _runner(connection)
     new = Entry.__table__.to_metadata(MetaData(), name=NEW)
     new.indexes.clear()  # built once the table is full (see _swap)
@@ -206,15 +217,12 @@ def _build(connection: Connection) -> None:
     new.create(connection)
     if postgres:
         run(text(f"ALTER TABLE {NEW} ADD COLUMN {PG_DOCUMENT}"))
-    order = "s.name_key, s.first_key, s.line"
-    # SQLite numbers a NULL rowid in insertion order, which is the ranking order; PostgreSQL says it.
-    rank = f"row_number() OVER (ORDER BY {order})" if postgres else "NULL"
     names = ", ".join(ENTRY_FIELDS)
-    staged = ", ".join(f"s.{name}" for name in ENTRY_FIELDS)
+    values = ", ".join(f"s.{name}" for name in ENTRY_FIELDS)
     run(
         text(
-            f"INSERT INTO {NEW} (rank, {names}, rpps_text) SELECT {rank}, {staged}, coalesce(p.words, '') "
-            f"FROM {STAGING} s LEFT JOIN annuaire_professionals p ON p.national_id = s.national_id ORDER BY {order}"
+            f"INSERT INTO {NEW} (rank, {names}, rpps_text) SELECT {rank}, {values}, coalesce(p.words, '') "
+            f"FROM {source} s LEFT JOIN annuaire_professionals p ON p.national_id = s.national_id ORDER BY {order}"
         )
     )
 
@@ -349,7 +357,7 @@ def merge_activities(db: Session, report: Report) -> None:
 
 
 def _refresh_rpps_words(connection: Connection) -> None:
-    """Give the entries the RPPS words of their national id, writing only those that changed."""
+    """Give the entries the RPPS words of their national id: a few rewritten, or many in a table built anew."""
     run = _runner(connection)
     fresh = f"coalesce((SELECT p.words FROM annuaire_professionals p WHERE p.national_id = {ENTRIES}.national_id), '')"
     run(text(f"DROP TABLE IF EXISTS {CHANGED}"))
@@ -360,17 +368,17 @@ def _refresh_rpps_words(connection: Connection) -> None:
         )
     )
     changed = run(text(f"SELECT count(*) FROM {CHANGED}")).scalar_one()
-    if changed:
+    if not changed:
+        pass
+    elif changed >= REBUILD_SHARE * run(text(f"SELECT count(*) FROM {ENTRIES}")).scalar_one():
+        _rebuild(connection, ENTRIES, "s.rank", "s.rank")
+    else:
         sqlite = connection.dialect.name == "sqlite"
-        total = run(text(f"SELECT count(*) FROM {ENTRIES}")).scalar_one()
-        patch = sqlite and changed < REBUILD_SHARE * total
-        if patch:
+        if sqlite:
             _unindex(connection, f"SELECT rank FROM {CHANGED}")
         run(text(f"UPDATE {ENTRIES} SET rpps_text = {fresh} WHERE rank IN (SELECT rank FROM {CHANGED})"))
-        if patch:
+        if sqlite:
             _index(connection, f"SELECT rank FROM {CHANGED}")
-        elif sqlite:
-            _rebuild_full_text(connection)
         _analyze(connection)
     run(text(f"DROP TABLE {CHANGED}"))
 

@@ -109,6 +109,23 @@ def test_rpps_activities_complete_entries_whatever_the_import_order(db, tmp_path
     assert service.find(db, "lefevre", service.Filters(profession="10")) == found
 
 
+def test_an_rpps_import_that_changes_many_entries_leaves_them_ranked_and_searchable(db, tmp_path, mssante_file):
+    service.import_file(db, None, str(mssante_file))
+    ranks = db.execute(select(Entry.rank, Entry.address).order_by(Entry.rank)).all()
+    lines = [rpps_line(f"81000000000{i}", "10", "SM30", "Gériatrie", "L", "Cabinet", "69003", "Lyon") for i in (1, 2, 3, 4)]
+    path = write(tmp_path / "PS_LibreAcces_Personne_activite_1.txt", RPPS_HEADER, lines, trailing="|")
+    assert service.import_file(db, None, str(path)).created == 4  # 4 of 7 entries change: built anew
+    assert db.execute(select(Entry.rank, Entry.address).order_by(Entry.rank)).all() == ranks
+    assert [e.address for e in service.find(db, "geriatrie")] == [
+        "luc.dupond@medecin.mssante.fr", "jean.dupont@medecin.mssante.fr", "marie.dupont@infirmier.mssante.fr",
+        "paul.dupontel@medecin.mssante.fr",
+    ]  # fmt: skip
+    assert [e.address for e in service.find(db, "dupont geriatrie lyon")] == [
+        "jean.dupont@medecin.mssante.fr", "marie.dupont@infirmier.mssante.fr", "paul.dupontel@medecin.mssante.fr",
+        "luc.dupond@medecin.mssante.fr",
+    ]  # fmt: skip
+
+
 def test_a_professional_is_summed_up_by_the_first_activity_naming_a_specialty(db, tmp_path):
     lines = [
         rpps_line("810000000041", "60", "", "", "S", "EHPAD Les Tilleuls", "72000", "Le Mans"),
