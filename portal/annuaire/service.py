@@ -207,8 +207,8 @@ def _local_matches(tokens: list[str], filters: Filters) -> list[Entry]:
 
 def _local_words(entry: Entry) -> tuple[str, ...]:
     local, _, domain = entry.address.partition("@")
-    return _words_of(local, domain.removesuffix(TRUST_SPACE_SUFFIX), entry.first_name or "", entry.last_name or "",
-                     entry.service or "", entry.structure_name or "", entry.postal_code or "", entry.city or "")  # fmt: skip
+    values = (entry.first_name, entry.last_name, entry.service, entry.structure_name, entry.postal_code, entry.city)
+    return _words_of(local, domain.removesuffix(TRUST_SPACE_SUFFIX), *(value or "" for value in values))
 
 
 @lru_cache(maxsize=4096)  # the same mailboxes at every search
@@ -266,7 +266,9 @@ class _Tiers:
             yield lambda need: self._ranks(self._select().order_by(_ENTRY.rank).limit(need))
             return
         other_names = _ENTRY.name_key.not_in(self.tokens)
-        runs = _runs(self.db, [_ENTRY.name_key == t for t in self.tokens] + [and_(_starts(t), other_names) for t in self.tokens])
+        # Each word as a surname, then as the beginning of other surnames.
+        as_names = [_ENTRY.name_key == t for t in self.tokens]
+        runs = _runs(self.db, as_names + [and_(_starts(t), other_names) for t in self.tokens])
         same, starting = runs[: len(self.tokens)], runs[len(self.tokens) :]
         yield lambda need: self._in_runs(zip(self.tokens, same, strict=True), need)
         yield lambda need: self._in_runs(zip(self.tokens, starting, strict=True), need, other_names)
