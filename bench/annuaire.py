@@ -3,13 +3,18 @@
 
 Run: .venv/bin/python bench/annuaire.py [--dir DIR] [--database-url URL] [--instance DIR [--search-only]]
 (files are generated once into DIR and reused; the database defaults to SQLite in a temporary directory,
-or in the instance directory given, which --search-only then searches again without importing)
+or in the instance directory given, which --search-only then searches again without importing; a
+PostgreSQL database given by --database-url is emptied first). For example:
+  .venv/bin/python bench/annuaire.py --rounds 10 --instance /tmp/annuaire-inst
+  .venv/bin/python bench/annuaire.py --rounds 10 --instance /tmp/annuaire-pg \\
+      --database-url postgresql+psycopg://postgres@127.0.0.1:5432/annuaire_bench
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import random
 import statistics
 import string
@@ -107,20 +112,32 @@ def _mssante_row(bal, address, national_id, service_name, last, first, code, lab
     return "|".join(values.values()) + "\r\n"
 
 
-QUERIES = ["m", "d", "l", "martin", "dupont", "lefebvre", "martin lyon", "dupont le mans", "jean bernard",
-           "cardio 69", "pediatrie 75", "infirmier 72", "psychiatrie marseille", "lefebre", "duont", "fontiane",
-           "ehpad tilleuls secretariat", "rue des lilas", "marie", "kine 33"]  # fmt: skip
+# The issue's kinds of queries, each timed on its own and all together.
+QUERY_SETS = {
+    "one-letter prefixes": ["m", "d", "l"],
+    "common surnames": ["martin", "dupont", "lefebvre"],
+    "name + town": ["martin lyon", "dupont le mans", "jean bernard"],
+    "specialty + department": ["cardio 69", "pediatrie 75", "infirmier 72", "psychiatrie marseille", "kine 33"],
+    "one typo": ["lefebre", "duont", "fontiane"],
+    "structure, street, first name": ["ehpad tilleuls secretariat", "rue des lilas", "marie"],
+}
+
+
+def percentiles(durations: list[float]) -> str:
+    ordered = sorted(durations)
+    p50, p95 = ordered[len(ordered) // 2], ordered[int(len(ordered) * 0.95)]
+    return f"p50 {p50 * 1000:6.2f} ms  p95 {p95 * 1000:6.2f} ms  max {ordered[-1] * 1000:6.2f} ms"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "annuaire-bench")
-    parser.add_argument("--database-url")
+    parser.add_argument("--database-url", help="postgresql+psycopg://… of a database to empty and fill")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--instance", type=Path, help="keep the SQLite database in this directory")
     parser.add_argument("--search-only", action="store_true", help="search the database of --instance again")
-    parser.add_argument("--query", action="append", help="search these queries rather than the set")
-    parser.add_argument("--verbose", action="store_true", help="log the duration of each import step")
+    parser.add_argument("--query", action="append", help="search these queries rather than the sets")
+    parser.add_argument("--verbose", action="store_true", help="log each import step and each query")
     args = parser.parse_args()
     if args.verbose:
         logging.basicConfig(format="    %(message)s")
@@ -129,14 +146,18 @@ def main() -> None:
     started = time.perf_counter()
     mssante, rpps = generate(args.dir)
     print(f"files ready in {args.dir} ({time.perf_counter() - started:.0f} s)")
+    # The machine may be shared: its load says how much of a core each figure had.
+    print(f"{os.cpu_count()} cores, load average {' '.join(f'{n:.1f}' for n in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as scratch:
         instance = args.instance or Path(scratch)
         instance.mkdir(parents=True, exist_ok=True)
         app = create_app(Settings(env="test", instance_path=instance, database_url=args.database_url))
+        engine = app.extensions["database"].engine
+        print(f"database: {engine.dialect.name}")
         if not args.search_only:
-            if args.instance:  # a database kept from a previous run
-                migrate.run(app.extensions["database"].engine, "downgrade", "base")
-            migrate.run(app.extensions["database"].engine, "upgrade", "heads")
+            if args.instance or args.database_url:  # a database kept from a previous run
+                migrate.run(engine, "downgrade", "base")
+            migrate.run(engine, "upgrade", "heads")
         imports = () if args.search_only else (
             ("RPPS import (2.2M rows)", rpps), ("MSSanté import (536k rows)", mssante),
             ("MSSanté re-import, unchanged (sync)", mssante),
@@ -144,25 +165,34 @@ def main() -> None:
         with app.app_context():
             db = database.session()
             for label, path in imports:
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 job = service.import_file(db, None, str(path))
-                seconds = time.perf_counter() - start
-                print(f"{label:<38} {seconds:6.1f} s  {job.rows_read / seconds:9,.0f} rows/s  status={job.status} "
-                      f"created={job.created} updated={job.updated} removed={job.removed} rejected={job.rejected_count}")  # fmt: skip
-            durations = []
-            for query in args.query or QUERIES:
-                times = []
-                for _ in range(args.rounds):
-                    start = time.perf_counter()
-                    results = service.search(query)
-                    times.append(time.perf_counter() - start)
-                db.rollback()
-                durations += times
-                print(f"  {query!r:<30} median {statistics.median(times) * 1000:6.2f} ms  max {max(times) * 1000:6.2f} ms  "
-                      f"{len(results)} results, first: {results[0].display_name if results else '-'}")
-            durations.sort()
-            p50, p95 = durations[len(durations) // 2], durations[int(len(durations) * 0.95)]
-            print(f"search over {len(args.query or QUERIES)} queries x {args.rounds}: p50 {p50 * 1000:.2f} ms, p95 {p95 * 1000:.2f} ms")
+                seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+                print(f"{label:<38} {seconds:6.1f} s (Python CPU {cpu:5.1f} s) {job.rows_read / seconds:9,.0f} rows/s  "
+                      f"status={job.status} created={job.created} updated={job.updated} removed={job.removed} "
+                      f"rejected={job.rejected_count}")  # fmt: skip
+            sets = {"given": args.query} if args.query else QUERY_SETS
+            everything = []
+            print(f"search, {args.rounds} rounds of each query:")
+            for name, queries in sets.items():
+                durations = []
+                for query in queries:
+                    times = []
+                    for _ in range(args.rounds):
+                        start = time.perf_counter()
+                        results = service.search(query)
+                        times.append(time.perf_counter() - start)
+                    db.rollback()
+                    durations += times
+                    if args.verbose:
+                        print(f"    {query!r:<30} median {statistics.median(times) * 1000:6.2f} ms  "
+                              f"max {max(times) * 1000:6.2f} ms  {len(results)} results, "
+                              f"first: {results[0].display_name if results else '-'}")  # fmt: skip
+                everything += durations
+                print(f"  {name:<32} {percentiles(durations)}")
+            count = sum(len(queries) for queries in sets.values())
+            print(f"  {f'all {count} queries':<32} {percentiles(everything)}")
+    print(f"load average {' '.join(f'{n:.1f}' for n in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -6,9 +6,11 @@ from flask import Flask
 
 from mail.cli import cli
 from mail.demo import seed_mailboxes
+from mail.directory import local_entries
 from mail.imap import store_from_settings
 from mail.render import FrameCache
 from mail.views import bp
+from portal.annuaire.service import register_local_source
 
 
 def init_app(app: Flask) -> None:
@@ -18,6 +20,8 @@ def init_app(app: Flask) -> None:
     # Features add their part of the demo data; portal.demo.seed calls them in its transaction.
     app.extensions.setdefault("demo_seeders", []).append(seed_mailboxes)
     app.extensions["mail.frames"] = FrameCache()
+    # The establishments' mailboxes are found in the annuaire's search, beside the national entries.
+    register_local_source(app, local_entries)
     settings = app.config["PORTAL_SETTINGS"]
     if settings.imap_host:
         app.extensions["mail.store"] = store_from_settings(settings)

@@ -122,7 +122,7 @@ def annuaire_search(query: str, limit: int, as_json: bool) -> None:
     if as_json:
         fields = ("address", "bal_type", "national_id", "last_name", "first_name", "profession", "specialty",
                   "structure_name", "service", "postal_code", "city", "department")  # fmt: skip
-        click.echo(json.dumps([{name: getattr(e, name) for name in fields} for e in entries], ensure_ascii=False))
+        click.echo(json.dumps([{name: getattr(e, name) or "" for name in fields} for e in entries], ensure_ascii=False))
         return
     for entry in entries:
         click.echo(f"{entry.display_name:<40} {entry.bal_type}  {entry.address:<45} {entry.profession} {entry.city}")

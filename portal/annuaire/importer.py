@@ -6,7 +6,6 @@ ready for staging, and reports the lines it cannot read.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import shutil
@@ -21,7 +20,7 @@ from typing import BinaryIO
 from xml.etree import ElementTree
 
 from portal.annuaire.text import FOLD_TABLE as _FOLD
-from portal.annuaire.text import FoldCache, WordCache
+from portal.annuaire.text import FoldCache
 
 MSSANTE = "mssante"
 RPPS = "rpps"
@@ -34,11 +33,11 @@ LISTE_BLANCHE_NS = "{https://listeblanche.mssante.fr/schema}"
 MSSANTE_REQUIRED = ("Type de BAL", "Adresse BAL")
 RPPS_REQUIRED = ("Identification nationale PP", "Code profession", "Libellé profession")
 
-# The order of the values of a staged MSSanté row (see sync.STAGED_ENTRY_COLUMNS).
+# The order of the values of a staged MSSanté row: the entry's columns that the file gives.
 ENTRY_FIELDS = (
     "address", "bal_type", "national_id", "civility", "last_name", "first_name", "profession_code",
     "profession", "specialty", "structure_id", "structure_name", "service", "street", "postal_code",
-    "city", "department", "name_key", "first_key", "own_text", "row_hash",
+    "city", "department", "name_key", "first_key", "own_text",
 )  # fmt: skip
 ACTIVITY_FIELDS = (
     "national_id", "profession_code", "profession", "specialty_code", "specialty", "mode_code", "mode",
@@ -136,6 +135,11 @@ def rows(source: Source) -> tuple[str, Iterator[tuple | Rejected]]:
     raise UnreadableFile("en-tête non reconnu : ni extraction MSSanté ni fichier RPPS")
 
 
+def _padded(line: str) -> bool:
+    """Whether a value may have white space at either end: most lines have none, and keep their values as split."""
+    return " |" in line or "| " in line or "\t" in line or "\xa0" in line or line[0] == " " or line[-1] == " "
+
+
 def _records(lines: Iterator[str], header: list[str], names: tuple[str, ...]) -> Iterator[tuple[int, tuple] | Rejected]:
     """(line, the values of `names`) for each readable line; a column absent from an older file reads as empty."""
     index = {}
@@ -155,32 +159,37 @@ def _records(lines: Iterator[str], header: list[str], names: tuple[str, ...]) ->
         if "\ufffd" in line:
             yield Rejected(line_number, "caractères non UTF-8")
             continue
+        if _padded(line):
+            row = [value.strip() for value in row]
         row.append("")
         yield line_number, pick(row)
 
 
+# Read by name; the first ones are those of a staged row, the others only add search words.
 _MSSANTE_COLUMNS = (
-    "Adresse BAL", "Type de BAL", "Raison Sociale structure BAL", "Enseigne commerciale structure BAL",
+    "Adresse BAL", "Type de BAL", "Identification nationale PP", "Civilité d'exercice", "Nom d'exercice",
+    "Prénom d'exercice", "Code Profession", "Libellé Profession", "Libellé savoir-faire", "Identification Structure",
+    "Raison Sociale structure BAL", "Enseigne commerciale structure BAL", "Service de rattachement",
     "L4NUMEROVOIE structure BAL", "L4COMPLEMENTNUMEROVOIE structure BAL", "NL4TYPEVOIE structure BAL",
     "L4LIBELLEVOIE structure BAL", "Code postal structure BAL", "L6LIGNEACHEMINEMENT structure BAL",
-    "Nom d'exercice", "Prénom d'exercice", "Service de rattachement", "Identification nationale PP",
-    "Civilité d'exercice", "Code Profession", "Libellé Profession", "Libellé savoir-faire",
-    "Identification Structure", "Département structure BAL", "L2COMPLEMENTLOCALISATION structure BAL",
-    "L3COMPLEMENTDISTRIBUTION structure BAL", "L5LIEUDITMENTION structure BAL",
+    "Département structure BAL", "L2COMPLEMENTLOCALISATION structure BAL", "L3COMPLEMENTDISTRIBUTION structure BAL",
+    "L5LIEUDITMENTION structure BAL",
 )  # fmt: skip
+# The values whose words are searched besides the address's: names, labels, structure and place (not the codes).
+_SEARCHED = itemgetter(4, 5, 7, 8, *range(10, len(_MSSANTE_COLUMNS)))
 
 
 def _mssante_rows(lines: Iterator[str], header: list[str]) -> Iterator[tuple | Rejected]:
-    # Names, labels and places come back on many lines: their words are folded once (see WordCache).
-    cached, folded, blake2b, translate = WordCache(), FoldCache(), hashlib.blake2b, str.translate
+    # Names, labels and places come back on many lines: each value is folded once (see FoldCache).
+    folded = FoldCache().__getitem__
     for record in _records(lines, header, _MSSANTE_COLUMNS):
         if type(record) is Rejected:
             yield record
             continue
         line, values = record
-        (raw_address, raw_type, raison, enseigne, number, number_complement, street_type, street_name, postal_code,
-         l6, last, first, service, national_id, civility, profession_code, profession, specialty, structure_id,
-         department, l2, l3, l5) = map(str.strip, values)  # fmt: skip
+        (raw_address, raw_type, national_id, civility, last, first, profession_code, profession, specialty,
+         structure_id, raison, enseigne, service, number, number_complement, street_type, street_name, postal_code,
+         l6, department, *_) = values  # fmt: skip
         address = raw_address.lower()
         local, _, domain = address.partition("@")
         if not local or "." not in domain or "@" in domain or " " in address:
@@ -191,30 +200,22 @@ def _mssante_rows(lines: Iterator[str], header: list[str]) -> Iterator[tuple | R
             yield Rejected(line, f"type de BAL inconnu : {raw_type[:10]!r}")
             continue
         structure = raison or enseigne
-        street = " ".join(part for part in (number, number_complement, street_type, street_name) if part)
-        # L6 reads "72000 LE MANS": the town is what follows the postal code.
-        city = l6.removeprefix(postal_code).strip()
         if bal_type == "PER":
-            name_key, first_key = folded[last], folded[first]
+            name_key, first_key = folded(last), folded(first)
         else:  # a service's mailboxes sort under their structure
-            name_key, first_key = folded[structure], folded[service]
-        fields = (
-            address, bal_type, national_id, civility, last, first, profession_code, profession, specialty,
-            structure_id, structure, service, street, postal_code, city, department,
-        )  # fmt: skip
-        # The words of the address (already lower case), names, labels and place, in this order.
+            name_key, first_key = folded(structure), folded(service)
+        # The words of the address (the trust-space suffix is no search word), then of the other values.
         own_text = " ".join(
-            dict.fromkeys(
-                (
-                    *translate(local, _FOLD).split(), *cached[domain.removesuffix(".mssante.fr")], *cached[last],
-                    *cached[first], *cached[profession, specialty],
-                    *cached[structure, enseigne, service, l2, l3, street, l5, postal_code, city, department],
-                )
-            )
-        )
-        # The fingerprint covers every stored value, the searched words too.
-        digest = blake2b(f"{'|'.join(fields)}|{own_text}".encode(), digest_size=8).hexdigest()
-        yield (line, *fields, name_key[:100], first_key[:100], own_text, digest)
+            filter(None, (local.translate(_FOLD), folded(domain.removesuffix(".mssante.fr")),
+                          *map(folded, _SEARCHED(values))))
+        )  # fmt: skip
+        yield (
+            line, address, bal_type, national_id, civility, last, first, profession_code, profession, specialty,
+            structure_id, structure, service,
+            " ".join(filter(None, (number, number_complement, street_type, street_name))),
+            # L6 reads "72000 LE MANS": the town is what follows the postal code.
+            postal_code, l6.removeprefix(postal_code).strip(), department, name_key[:100], first_key[:100], own_text,
+        )  # fmt: skip
 
 
 _RPPS_COLUMNS = (
@@ -225,16 +226,15 @@ _RPPS_COLUMNS = (
 
 
 def _rpps_rows(lines: Iterator[str], header: list[str]) -> Iterator[tuple | Rejected]:
-    cached = WordCache()
+    folded = FoldCache().__getitem__
     # The same labels, structure and town come back on many lines: their words are worked out once.
     summaries: dict[tuple[str, str, str, str], str] = {}
     for record in _records(lines, header, _RPPS_COLUMNS):
         if type(record) is Rejected:
             yield record
             continue
-        line, values = record
-        (national_id, profession_code, profession, specialty_code, specialty, mode_code, mode, raison, enseigne,
-         postal_code, city) = map(str.strip, values)  # fmt: skip
+        line, (national_id, profession_code, profession, specialty_code, specialty, mode_code, mode, raison, enseigne,
+               postal_code, city) = record  # fmt: skip
         if not national_id.isdigit():
             yield Rejected(line, f"identification nationale invalide : {national_id[:20]!r}")
             continue
@@ -244,7 +244,7 @@ def _rpps_rows(lines: Iterator[str], header: list[str]) -> Iterator[tuple | Reje
         if summary is None:
             if len(summaries) >= 200_000:
                 summaries.clear()
-            summary = summaries[key] = " ".join(cached[key])
+            summary = summaries[key] = " ".join(dict.fromkeys(" ".join(map(folded, key)).split()))
         yield (line, national_id, profession_code, profession, specialty_code, specialty, mode_code, mode, structure,
                postal_code, city, summary)  # fmt: skip
 

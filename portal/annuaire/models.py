@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from portal.database import Base, utcnow
@@ -33,12 +33,19 @@ class Entry(Base):
     """One MSSanté address (the file has no other stable key) and what the extraction says of it."""
 
     __tablename__ = "annuaire_entries"
-    __table_args__ = (Index("ix_annuaire_entries_name", "name_key", "first_key"),)
+    __table_args__ = (
+        Index("ix_annuaire_entries_address", "address", unique=True),
+        Index("ix_annuaire_entries_name", "name_key", "rank"),
+        Index("ix_annuaire_entries_national_id", "national_id"),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    address: Mapped[str] = mapped_column(String(254), unique=True)
+    # Position in the ranking order (surname or structure, then first name or service, then file order).
+    # Each import numbers the entries anew, so that one surname, or one prefix of surnames, is a range of
+    # ranks, and SQLite's full-text index, whose rowid it is, returns its matches in ranking order.
+    rank: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    address: Mapped[str] = mapped_column(String(254))
     bal_type: Mapped[str] = mapped_column(String(3))
-    national_id: Mapped[str] = mapped_column(String(20), index=True)
+    national_id: Mapped[str] = mapped_column(String(20))
     civility: Mapped[str] = mapped_column(String(20))
     last_name: Mapped[str] = mapped_column(String(100))
     first_name: Mapped[str] = mapped_column(String(100))
@@ -55,25 +62,25 @@ class Entry(Base):
     # Ranking keys: the folded surname (or structure) and first name (or service).
     name_key: Mapped[str] = mapped_column(sort_key(100))
     first_key: Mapped[str] = mapped_column(sort_key(100))
-    # Full-text documents: the extraction's words, and the RPPS words of the same national id.
+    # Full-text documents: the extraction's folded words, and the RPPS words of the same national id.
+    # On PostgreSQL, a generated tsvector column `document` (left out of the model, see portal.migrate)
+    # holds both for the GIN index.
     own_text: Mapped[str] = mapped_column(Text)
     rpps_text: Mapped[str] = mapped_column(Text, default="")
-    # Fingerprint of the extraction's fields: a re-import updates only the rows that changed.
-    row_hash: Mapped[str] = mapped_column(String(16))
-    # Position in the ranking order (name_key, first_key, id), with gaps so that a re-import can slot new
-    # entries in without renumbering the others. It is the rowid of the SQLite full-text index, so that
-    # a match walks the entries in ranking order and a page stops after a few rows. Empty only while an
-    # import runs (see sync.merge_entries).
-    name_rank: Mapped[int | None] = mapped_column(BigInteger, index=True)
 
     professional: Mapped[Professional | None] = relationship(
         primaryjoin=foreign(national_id) == Professional.national_id, viewonly=True, lazy="raise"
     )
 
     @property
+    def is_local(self) -> bool:
+        """A mailbox of this portal's establishments, built for a search (see service.register_local_source)."""
+        return self.rank is None
+
+    @property
     def display_name(self) -> str:
         if self.bal_type == "PER":
-            return f"{self.first_name} {self.last_name.upper()}".strip()
+            return f"{self.first_name or ''} {(self.last_name or '').upper()}".strip()
         return " – ".join(part for part in (self.service, self.structure_name) if part) or self.address
 
 
@@ -93,16 +100,6 @@ class Activity(Base):
     structure_name: Mapped[str] = mapped_column(String(200))
     postal_code: Mapped[str] = mapped_column(String(10))
     city: Mapped[str] = mapped_column(String(100))
-
-
-class NameVariant(Base):
-    """A surname key with one letter deleted: two names within one typo share a variant."""
-
-    __tablename__ = "annuaire_name_variants"
-    __table_args__ = {"sqlite_with_rowid": False}  # the key is all the row: one b-tree, not two
-
-    variant: Mapped[str] = mapped_column(sort_key(100), primary_key=True)
-    name_key: Mapped[str] = mapped_column(sort_key(100), primary_key=True)
 
 
 class Domain(Base):

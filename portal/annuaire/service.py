@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 
 from flask import current_app
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Connection,
+    String,
     and_,
+    bindparam,
     column,
     exists,
     func,
@@ -20,17 +25,17 @@ from sqlalchemy import (
     or_,
     select,
     table,
-    true,
 )
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal import database, ins
 from portal.access import require_role
 from portal.annuaire import importer, sync
-from portal.annuaire.models import Activity, Domain, Entry, Import, NameVariant, Professional
-from portal.annuaire.text import FUZZY_MIN_LENGTH, deletions, within_one_typo, words
+from portal.annuaire.models import Activity, Domain, Entry, Import, Professional
+from portal.annuaire.text import FUZZY_MIN_LENGTH, fold, one_typo_away, words
 from portal.audit.service import FAILURE, SUCCESS, record
 from portal.database import utcnow
+from portal.migrate import FULL_TEXT_COLUMN
 from portal.models import Role, User
 
 log = logging.getLogger(__name__)
@@ -63,7 +68,10 @@ def _pinned(db: Session) -> Iterator[Session]:
 def import_file(db: Session, actor: User | None, location: str, progress: Callable[[Import], None] | None = None) -> Import:
     """Import an MSSanté extraction or an RPPS file; `actor` None is the operator at the command line."""
     with _pinned(db) as pinned:
-        return _import_file(pinned, actor, location, progress)
+        job = _import_file(pinned, actor, location, progress)
+        if job.status == "done" and (job.created or job.updated or job.removed):
+            sync.settle(pinned.get_bind())
+        return job
 
 
 def _import_file(db: Session, actor: User | None, location: str, progress: Callable[[Import], None] | None) -> Import:
@@ -161,212 +169,247 @@ class Filters:
     department: str = ""
 
 
-# The webmail's own mailboxes, searched beside the national entries. A source is called
-# with (query, limit) inside the app context and returns unsaved Entry objects (id None).
-LocalSource = Callable[[str, int], list[Entry]]
+# The webmail's own mailboxes, searched beside the national entries: a feature registers a source,
+# called inside the app context, that returns them as unsaved entries (no rank: Entry.is_local).
+LocalSource = Callable[[], Iterable[Entry]]
 
 
 def register_local_source(app, source: LocalSource) -> None:
-    """Extension point: create_app registers the webmail's mailbox search here."""
+    """mail.init_app registers the establishments' mailboxes here."""
     app.extensions.setdefault("annuaire_local_sources", []).append(source)
 
 
 def search(query: str, *, limit: int = 20, offset: int = 0, bal_type: str = "", profession: str = "",
            department: str = "") -> list[Entry]:  # fmt: skip
-    """Entries ranked: exact surname, surname prefix, surname within one typo, other words; then by name."""
+    """The establishments' own mailboxes that match, then the national entries ranked (see find)."""
     filters = Filters(bal_type.upper(), profession, department.upper())
-    national = find(database.session(), query, filters, limit=limit, offset=offset)
-    if offset:
-        return national
-    local = [
+    tokens = words(query)[:MAX_WORDS]
+    local = _local_matches(tokens, filters)
+    national = find(database.session(), query, filters, limit=limit - len(local[offset : offset + limit]),
+                    offset=max(0, offset - len(local)))  # fmt: skip
+    shown = {entry.address for entry in local}
+    return local[offset : offset + limit] + [entry for entry in national if entry.address not in shown]
+
+
+def _local_matches(tokens: list[str], filters: Filters) -> list[Entry]:
+    """The local entries whose words start with every token (as for national ones), by name."""
+    found = [
         entry
         for source in current_app.extensions.get("annuaire_local_sources", ())
-        for entry in source(query, limit)
-        if not filters.bal_type or entry.bal_type == filters.bal_type
+        for entry in source()
+        if (not filters.bal_type or entry.bal_type == filters.bal_type)
+        and (not filters.department or entry.department == filters.department)
+        and not filters.profession  # a mailbox of the webmail says no profession
+        and all(any(word.startswith(token) for word in _local_words(entry)) for token in tokens)
     ]
-    return (local + national)[:limit]
+    return sorted(found, key=lambda entry: (fold(entry.display_name), entry.address))
+
+
+def _local_words(entry: Entry) -> tuple[str, ...]:
+    local, _, domain = entry.address.partition("@")
+    values = (entry.first_name, entry.last_name, entry.service, entry.structure_name, entry.postal_code, entry.city)
+    return _words_of(local, domain.removesuffix(TRUST_SPACE_SUFFIX), *(value or "" for value in values))
+
+
+@lru_cache(maxsize=4096)  # the same mailboxes at every search
+def _words_of(*values: str) -> tuple[str, ...]:
+    return tuple(words(*values))
 
 
 def find(db: Session, query: str, filters: Filters = Filters(), *, limit: int = 20, offset: int = 0) -> list[Entry]:
+    """National entries ranked: exact surname, surname prefix, surname within one typo, other words; then by name."""
     tokens = words(query)[:MAX_WORDS]
     wanted = min(offset, MAX_OFFSET) + limit
-    ids: list[int] = []
+    ranks: list[int] = []
     for tier in _Tiers(db, tokens, filters):
-        if len(ids) >= wanted:
+        if len(ranks) >= wanted:
             break
-        ids += tier(wanted - len(ids))
-    page = ids[min(offset, MAX_OFFSET) :]
-    loaded = {e.id: e for e in db.scalars(select(Entry).where(Entry.id.in_(page)).options(selectinload(Entry.professional)))}
-    return [loaded[i] for i in page]
+        ranks += tier(wanted - len(ranks))
+    page = ranks[min(offset, MAX_OFFSET) :][:limit]
+    if not page:
+        return []
+    found = db.scalars(select(Entry).where(Entry.rank.in_(page)).options(joinedload(Entry.professional)))
+    loaded = {entry.rank: entry for entry in found}
+    return [loaded[rank] for rank in page]
 
 
-_FTS = table("annuaire_entries_fts", column("rowid"))
-_FTS_MATCH = literal_column("annuaire_entries_fts").op("MATCH")
-# Spelled as the index of migration 0002 is, so that PostgreSQL uses it.
-_PG_DOCUMENT = literal_column("to_tsvector('simple', annuaire_entries.own_text || ' ' || annuaire_entries.rpps_text)")
-_NAME_ORDER = (Entry.name_key, Entry.first_key, Entry.id)
-# The FTS5 table's longest prefix index (migration 0002: prefix='2 3'), and the ranks (of about
-# 5000 entries) a walk on a shorter prefix goes through before it reads a token's own words.
+# Core columns, not the ORM's attributes: the search builds many expressions, and these build faster.
+_ENTRY, _PROFESSIONAL = Entry.__table__.c, Professional.__table__.c
+_FTS = table(sync.FTS, column("rowid"))
+_FTS_MATCH = literal_column(sync.FTS).op("MATCH")
+_PG_DOCUMENT = literal_column(f"{Entry.__tablename__}.{FULL_TEXT_COLUMN}")
+# The FTS5 table's prefix index (migration 0005a: prefix='3'), and the ranks (of about 5000 entries)
+# a walk on that prefix goes through before it reads a token's own words.
 _PREFIX_INDEXED = 3
-_WINDOWS = tuple(n * sync.RANK_GAP for n in (5_000, 45_000))
+_WINDOWS = (5_000, 45_000)
+
+Run = tuple[int, int]  # the first and last rank of a run of names: ranks follow names
 
 
 class _Tiers:
     """Disjoint sets of entries, best first: the words' entries whose surname is one of the words, starts with
     one, is one typo away from one, then the others. A word that picks the surname needs no full-text test.
 
-    Each set is read in ranking order and stops at the rows asked for: a surname (or a surname prefix) is
-    a run of consecutive ranks, so the other words are matched inside that run only; on SQLite the
-    full-text index's rowid is the rank, so that a match walks the entries in ranking order.
+    Each set is read in rank order and stops at the rows asked for: a surname (or a surname prefix) is a
+    range of ranks, so the other words are matched inside that range only. Matching words is the only
+    part the two databases do their own way (see _matching). Statements are few, each a round trip to
+    PostgreSQL: the runs of all the words are found by one, their one-typo neighbours by another.
     """
 
     def __init__(self, db: Session, tokens: list[str], filters: Filters):
         self.db, self.tokens, self.filters = db, tokens, filters
         self.sqlite = db.get_bind().dialect.name == "sqlite"
-        self.fuzzy: dict[str, list[str]] = {}
+        self.near: dict[str, list[tuple[str, Run]]] = {}
 
     def __iter__(self):
         if not self.tokens:
-            yield lambda need: self._ids(self._select(true()).order_by(*_NAME_ORDER).limit(need))
+            yield lambda need: self._ranks(self._select().order_by(_ENTRY.rank).limit(need))
             return
-        yield self._same_name
-        yield self._name_prefix
-        self.fuzzy = {t: _one_typo_names(self.db, t) for t in self.tokens if len(t) >= FUZZY_MIN_LENGTH}
-        if any(self.fuzzy.values()):
-            yield self._near_name
+        other_names = _ENTRY.name_key.not_in(self.tokens)
+        # Each word as a surname, then as the beginning of other surnames.
+        as_names = [_ENTRY.name_key == t for t in self.tokens]
+        runs = _runs(self.db, as_names + [and_(_starts(t), other_names) for t in self.tokens])
+        same, starting = runs[: len(self.tokens)], runs[len(self.tokens) :]
+        yield lambda need: self._in_runs(zip(self.tokens, same, strict=True), need)
+        yield lambda need: self._in_runs(zip(self.tokens, starting, strict=True), need, other_names)
+        self.near = _one_typo_names(self.db, [t for t in self.tokens if len(t) >= FUZZY_MIN_LENGTH])
+        if self.near:
+            yield lambda need: self._in_runs(((t, run) for t, names in self.near.items() for _, run in names), need)
         yield self._other_words
 
-    def _others(self, token: str) -> list[str]:
-        return [t for t in self.tokens if t != token]
+    def _in_runs(self, runs: Iterable[tuple[str, Run | None]], need: int, *also) -> list[int]:
+        """The first ranks of some runs, each found by one word, whose words start with the query's other words."""
+        found = [self._in_run(run, [t for t in self.tokens if t != token], need, *also) for token, run in runs if run]
+        # Each run holds its own first ones: together, the first of all.
+        return sorted({rank for ranks in found for rank in ranks})[:need]
 
-    def _same_name(self, need: int) -> list[int]:
-        return self._union([self._in_run(Entry.name_key == t, self._others(t), need) for t in self.tokens], need)
-
-    def _name_prefix(self, need: int) -> list[int]:
-        runs = [
-            self._in_run(_starts(t), self._others(t), need, also=Entry.name_key.not_in(self.tokens)) for t in self.tokens
-        ]
-        return self._union(runs, need)
-
-    def _near_name(self, need: int) -> list[int]:
-        runs = [self._in_run(Entry.name_key == name, self._others(t), need) for t, names in self.fuzzy.items() for name in names]
-        return self._union(runs, need)
+    def _in_run(self, run: Run, others: list[str], need: int, *also) -> list[int]:
+        if not others:
+            return self._ranks(self._select(_ENTRY.rank.between(*run), *also).order_by(_ENTRY.rank).limit(need))
+        return self._matching(others, list(also), need, *run)
 
     def _other_words(self, need: int) -> list[int]:
-        fuzzy_names = sorted({name for names in self.fuzzy.values() for name in names})
-        outside = [not_(or_(*(_starts(t) for t in self.tokens))), Entry.name_key.not_in(fuzzy_names)]
-        if self.sqlite:
-            return [i for _, i in self._full_text(self.tokens, outside, need)]
-        stmt = self._select(_pg_matches(self.tokens), *outside).order_by(Entry.name_rank).limit(need)
-        return self._ids(stmt)
-
-    def _in_run(self, run: ColumnElement[bool], others: list[str], need: int, also=None) -> list[tuple[int, int]]:
-        """(rank, id) of the first entries of a run of names (one surname, or a prefix) that match the other words."""
-        conditions = [run] if also is None else [run, also]
-        if not others:
-            return self._rows(self._select(*conditions).order_by(*_NAME_ORDER).limit(need))
-        if not self.sqlite:
-            return self._rows(self._select(*conditions, _pg_matches(others)).order_by(*_NAME_ORDER).limit(need))
-        first = self.db.scalar(select(Entry.name_rank).where(run).order_by(*_NAME_ORDER).limit(1))
-        if first is None:
-            return []
-        last = self.db.scalar(select(Entry.name_rank).where(run).order_by(*(c.desc() for c in _NAME_ORDER)).limit(1))
-        return self._full_text(others, conditions, need, first, last)
+        near_names = sorted({name for names in self.near.values() for name, _ in names})
+        outside = [not_(or_(*(_starts(t) for t in self.tokens))), _ENTRY.name_key.not_in(near_names)]
+        return self._matching(self.tokens, outside, need)
 
     def _select(self, *conditions):
-        stmt = select(Entry.name_rank, Entry.id).where(*conditions, *_filter_conditions(self.filters))
+        stmt = select(_ENTRY.rank).where(*conditions, *_filter_conditions(self.filters))
         if self.filters.profession:
-            stmt = stmt.outerjoin(Professional, Professional.national_id == Entry.national_id)
+            stmt = stmt.outerjoin(Professional.__table__, _PROFESSIONAL.national_id == _ENTRY.national_id)
         return stmt
 
-    def _full_text(self, tokens: list[str], conditions: list, need: int, first: int | None = None,
-                   last: int | None = None) -> list[tuple[int, int]]:  # fmt: skip
-        """(rank, id) of the first entries, in rank order, whose words start with every token (SQLite).
+    def _ranks(self, stmt) -> list[int]:
+        return list(self.db.scalars(stmt))
 
-        FTS5 walks a prefix of 2 or 3 letters lazily, from its prefix index, but reads every word of a
-        longer prefix before it returns a row. So a longer token walks its first 3 letters and a GLOB on
-        the entry's words checks the rest: the walk stops at the rows asked for. Should the first ranks
-        (about 50,000 entries, in two windows) not give them, the tokens are rarer than their first letters
-        and the rest of the range reads their own words from the index. A 1-letter token is only checked
-        by GLOB.
+    def _matching(self, tokens: list[str], conditions: list, need: int, first: int | None = None,
+                  last: int | None = None) -> list[int]:  # fmt: skip
+        """The first ranks, between first and last, of the entries whose words start with every token."""
+        if self.sqlite:
+            return self._full_text(tokens, conditions, need, first, last)
+        query = func.to_tsquery("simple", " & ".join(f"{t}:*" for t in tokens))
+        stmt = self._select(_PG_DOCUMENT.op("@@")(query), *conditions)
+        if first is not None:
+            stmt = stmt.where(_ENTRY.rank.between(first, last))
+        return self._ranks(stmt.order_by(_ENTRY.rank).limit(need))
+
+    def _full_text(self, tokens: list[str], conditions: list, need: int, first: int | None,
+                   last: int | None) -> list[int]:  # fmt: skip
+        """_matching on SQLite, with the FTS5 index, whose rowid is the rank.
+
+        FTS5 walks a prefix of 3 letters lazily, from its prefix index, but reads every word of a longer
+        prefix before it returns a row. So a longer token walks its first 3 letters and a GLOB on the entry's
+        words checks the rest: the walk stops at the rows asked for. Should the first ranks (about 50,000
+        entries, in two windows) not give them, the tokens are rarer than their first letters and the rest
+        of the range reads their own words from the index. A token of 1 or 2 letters is only checked by GLOB.
         """
-        document = literal_column("' ' || annuaire_entries.own_text || ' ' || annuaire_entries.rpps_text")
-        checks = [document.op("GLOB")(f"* {t}*") for t in tokens if len(t) == 1 or len(t) > _PREFIX_INDEXED]
-        conditions = [*conditions, *checks, *_filter_conditions(self.filters)]
-        walked = " ".join(f'"{t[:_PREFIX_INDEXED]}"*' for t in tokens if len(t) > 1)
-        if not walked:  # only 1-letter words: the entries themselves, in rank order
-            inside = [] if first is None else [Entry.name_rank.between(first, last)]
-            return self._rows(self._select(*conditions, *inside).order_by(Entry.name_rank).limit(need))
+        document = literal_column(f"' ' || {Entry.__tablename__}.own_text || ' ' || {Entry.__tablename__}.rpps_text")
+        checks = [document.op("GLOB")(f"* {t}*") for t in tokens if len(t) != _PREFIX_INDEXED]
+        conditions = [*conditions, *checks]
+        indexed = [t for t in tokens if len(t) >= _PREFIX_INDEXED]
+        walked = " ".join(f'"{t[:_PREFIX_INDEXED]}"*' for t in indexed)
+        if not walked:  # only short words: the entries themselves, in rank order
+            inside = [] if first is None else [_ENTRY.rank.between(first, last)]
+            return self._ranks(self._select(*conditions, *inside).order_by(_ENTRY.rank).limit(need))
         start = 0 if first is None else first
-        if not any(len(t) > _PREFIX_INDEXED for t in tokens):
-            return self._matches(walked, conditions, need, start, last)
-        rows: list[tuple[int, int]] = []
+        if all(len(t) == _PREFIX_INDEXED for t in indexed):
+            return self._fts_matches(walked, conditions, need, start, last)
+        ranks: list[int] = []
         for window in _WINDOWS:  # ever wider, as long as they leave rows to find
             end = start + window - 1
             if last is not None and end >= last:
-                return rows + self._matches(walked, conditions, need - len(rows), start, last)
-            rows += self._matches(walked, conditions, need - len(rows), start, end)
-            if len(rows) >= need:
-                return rows
+                return ranks + self._fts_matches(walked, conditions, need - len(ranks), start, last)
+            ranks += self._fts_matches(walked, conditions, need - len(ranks), start, end)
+            if len(ranks) >= need:
+                return ranks
             start = end + 1
-        exact = " ".join(f'"{t}"*' for t in tokens if len(t) > 1)
-        return rows + self._matches(exact, conditions, need - len(rows), start, last)
+        exact = " ".join(f'"{t}"*' for t in indexed)
+        return ranks + self._fts_matches(exact, conditions, need - len(ranks), start, last)
 
-    def _matches(self, expression: str, conditions: list, need: int, first: int, last: int | None):
-        stmt = self._joined(_FTS.c.rowid, _FTS).where(_FTS_MATCH(expression), _FTS.c.rowid >= first, *conditions)
+    def _fts_matches(self, expression: str, conditions: list, need: int, first: int, last: int | None) -> list[int]:
+        stmt = self._select(_FTS_MATCH(expression), _FTS.c.rowid >= first, *conditions)
+        stmt = stmt.join(_FTS, _FTS.c.rowid == _ENTRY.rank)
         if last is not None:
             stmt = stmt.where(_FTS.c.rowid <= last)
-        return self._rows(stmt.order_by(_FTS.c.rowid).limit(need))
-
-    def _joined(self, rowid, source=None):
-        stmt = select(rowid, Entry.id).select_from(source if source is not None else rowid.table)
-        stmt = stmt.join(Entry, Entry.name_rank == rowid)
-        if self.filters.profession:
-            stmt = stmt.outerjoin(Professional, Professional.national_id == Entry.national_id)
-        return stmt
-
-    def _rows(self, stmt) -> list[tuple[int, int]]:
-        return [tuple(row) for row in self.db.execute(stmt)]
-
-    def _ids(self, stmt) -> list[int]:
-        return [i for _, i in self._rows(stmt)]
-
-    @staticmethod
-    def _union(runs: list[list[tuple[int, int]]], need: int) -> list[int]:
-        """The first ids of several runs together, in rank order: each run holds its own first ones."""
-        if len(runs) == 1:
-            return [i for _, i in runs[0]][:need]
-        merged = sorted({row for rows in runs for row in rows})
-        return list(dict.fromkeys(i for _, i in merged))[:need]
+        return self._ranks(stmt.order_by(_FTS.c.rowid).limit(need))
 
 
 def _starts(token: str) -> ColumnElement[bool]:
     # Folded keys hold only [a-z0-9 ], all below "~": a byte range is a prefix test both engines index.
-    return and_(Entry.name_key >= token, Entry.name_key < token + "~")
+    return and_(_ENTRY.name_key >= token, _ENTRY.name_key < token + "~")
 
 
-def _one_typo_names(db: Session, token: str) -> list[str]:
-    """Surnames one typo away from the token that it does not already start."""
-    candidates = db.scalars(select(NameVariant.name_key).where(NameVariant.variant.in_(deletions(token))).distinct())
-    return sorted(name for name in candidates if within_one_typo(token, name) and not name.startswith(token))
+def _runs(db: Session, conditions: list[ColumnElement[bool]]) -> list[Run | None]:
+    """The run of names each condition picks (None if it picks none), in one statement."""
+    bounds = []
+    for condition in conditions:
+        chosen = select(_ENTRY.rank).where(condition)
+        bounds += [chosen.order_by(_ENTRY.name_key, _ENTRY.rank).limit(1).scalar_subquery(),
+                   chosen.order_by(_ENTRY.name_key.desc(), _ENTRY.rank.desc()).limit(1).scalar_subquery()]  # fmt: skip
+    row = db.execute(select(*bounds)).one()
+    return [None if row[i] is None else (row[i], row[i + 1]) for i in range(0, len(row), 2)]
 
 
-def _pg_matches(tokens: list[str]) -> ColumnElement[bool]:
-    """Every token starts a word of the entry (its extraction or RPPS words)."""
-    return _PG_DOCUMENT.op("@@")(func.to_tsquery("simple", " & ".join(f"{t}:*" for t in tokens)))
+def _one_typo_names(db: Session, tokens: list[str]) -> dict[str, list[tuple[str, Run]]]:
+    """The surnames one typo away from each token that it does not already start, with their runs."""
+    sources: dict[str, list[str]] = {}
+    for token in tokens:
+        for string in one_typo_away(token):
+            sources.setdefault(string, []).append(token)
+    if not sources:
+        return {}
+    # Some hundreds of strings a token, sent as one value (JSON or an array) rather than as many parameters:
+    # each is looked up in the surname index, up to its first person.
+    strings = sorted(sources)
+    if db.get_bind().dialect.name == "sqlite":
+        candidate = func.json_each(json.dumps(strings)).table_valued("value").c.value
+    else:
+        candidate = func.unnest(bindparam("candidates", strings, type_=ARRAY(String))).column_valued("candidate")
+    same = select(_ENTRY.rank).where(_ENTRY.name_key == candidate)
+    person = exists().where(_ENTRY.name_key == candidate, _ENTRY.bal_type == "PER")
+    found: dict[str, list[tuple[str, Run]]] = {}
+    rows = db.execute(
+        select(candidate, same.order_by(_ENTRY.rank).limit(1).scalar_subquery(),
+               same.order_by(_ENTRY.rank.desc()).limit(1).scalar_subquery()).where(person)
+    )  # fmt: skip
+    for name, first, last in rows:
+        for token in sources[name]:
+            if len(name) >= FUZZY_MIN_LENGTH and not name.startswith(token):
+                found.setdefault(token, []).append((name, (first, last)))
+    return found
 
 
 def _filter_conditions(filters: Filters) -> list[ColumnElement[bool]]:
     conditions = []
     if filters.bal_type:
-        conditions.append(Entry.bal_type == filters.bal_type)
+        conditions.append(_ENTRY.bal_type == filters.bal_type)
     if filters.department:
-        conditions.append(Entry.department == filters.department)
+        conditions.append(_ENTRY.department == filters.department)
     if filters.profession:
         # The extraction's profession, else the RPPS one.
         conditions.append(
-            or_(Entry.profession_code == filters.profession,
-                and_(Entry.profession_code == "", Professional.profession_code == filters.profession))
+            or_(_ENTRY.profession_code == filters.profession,
+                and_(_ENTRY.profession_code == "", _PROFESSIONAL.profession_code == filters.profession))
         )  # fmt: skip
     return conditions
 
@@ -374,8 +417,8 @@ def _filter_conditions(filters: Filters) -> list[ColumnElement[bool]]:
 # Entries
 
 
-def entry(db: Session, entry_id: int) -> Entry | None:
-    return db.scalars(select(Entry).where(Entry.id == entry_id).options(selectinload(Entry.professional))).first()
+def entry(db: Session, address: str) -> Entry | None:
+    return db.scalars(select(Entry).where(Entry.address == address).options(selectinload(Entry.professional))).first()
 
 
 def addresses(db: Session, entry: Entry) -> list[Entry]:

@@ -4,9 +4,11 @@ Staging lives in a temporary table of the importing connection, so readers never
 The caller commits between batches (progress) and once after `merge_*`: until that last
 commit, every other connection reads the previous data, and a failure rolls it all back.
 
-Everything is set-based SQL over the staging table: the diff by address and content hash,
-the ranking positions, the one-typo variants and, on SQLite, the full-text index, which
-this module alone keeps in step with the entries (in bulk, or row by row for a few changes).
+An extraction that changes anything is loaded into a new table, in ranking order and
+without indexes, which then takes the old one's place: bulk inserts and index builds are
+far faster than updating a table and its indexes row by row, and each import numbers the
+ranks anew. Everything is set-based SQL over the staging table; on SQLite, this module
+alone keeps the full-text index in step with the entries.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, MetaData, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import conv
 
 from portal.annuaire.importer import ACTIVITY_FIELDS, ENTRY_FIELDS, Domain, Rejected
 from portal.annuaire.models import Domain as DomainRow
-from portal.annuaire.text import FUZZY_MIN_LENGTH, deletions
+from portal.annuaire.models import Entry
+from portal.migrate import FULL_TEXT_COLUMN, FULL_TEXT_OBJECTS
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +37,18 @@ BATCH = 50_000
 REJECTED_KEPT = 1000
 STAGING = "annuaire_staging"
 CHANGED = "annuaire_staging_changed"
-NAMES = "annuaire_staging_names"
-FTS = "annuaire_entries_fts"
-# Room left between the ranks of two neighbours, so that a re-import slots new names in.
-RANK_GAP = 1 << 20
-# Beyond this share of the entries changed, the full-text index is rebuilt rather than patched.
+ENTRIES = Entry.__tablename__
+NEW = f"{ENTRIES}_new"
+FTS = FULL_TEXT_OBJECTS
+# PostgreSQL's full-text document, as migration 0005a adds it: the words of both texts (folded and spaced
+# already, so that each is a lexeme as it is), worked out once per write.
+PG_DOCUMENT = (
+    f"{FULL_TEXT_COLUMN} tsvector GENERATED ALWAYS AS "
+    "(array_to_tsvector(array_remove(string_to_array(own_text || ' ' || rpps_text, ' '), ''))) STORED"
+)
+# More lines than any file has: a line number plus this sorts after every line number.
+_LINES = 1_000_000_000
+# Beyond this share of the entries changed by an RPPS import, their table is built anew rather than patched.
 REBUILD_SHARE = 0.25
 
 
@@ -61,14 +72,15 @@ class Report:
 def bulk_settings(connection: Connection) -> Iterator[None]:
     """SQLite settings for a long import on its own connection (outside any transaction), put back after.
 
-    The staging table in memory, a large page cache for the merge, and no fsync at each commit
-    (WAL keeps the database consistent; only the last commits could be lost on a power cut).
+    The staging table in memory, a large page cache for the merge, no fsync at each commit (WAL
+    keeps the database consistent; only the last commits could be lost on a power cut), and a
+    second thread for the large sorts (the ranking order, the indexes).
     """
     if connection.dialect.name != "sqlite" or connection.in_transaction():
         yield
         return
     raw = connection.connection.driver_connection
-    settings = {"temp_store": "2", "cache_size": "-262144", "synchronous": "1"}
+    settings = {"temp_store": "2", "cache_size": "-262144", "synchronous": "1", "threads": "2"}
     before = {name: raw.execute(f"PRAGMA {name}").fetchone()[0] for name in settings}
     for name, value in settings.items():
         raw.execute(f"PRAGMA {name}={value}")
@@ -92,9 +104,12 @@ def stage(db: Session, fields: tuple[str, ...], records: Iterator, progress: Cal
     connection.execute(text(f"DROP TABLE IF EXISTS {STAGING}"))
     # The ranking keys sort byte by byte on PostgreSQL too (see models.sort_key); the other columns keep
     # the default collation, that of the tables' indexes they are compared with.
-    byte_order = {"name_key", "first_key"} if connection.dialect.name == "postgresql" else set()
+    postgres = connection.dialect.name == "postgresql"
+    byte_order = {"name_key", "first_key"} if postgres else set()
     columns = ", ".join(f"{name} {_C_TEXT if name in byte_order else 'TEXT'} NOT NULL" for name in fields)
-    connection.execute(text(f"CREATE TEMPORARY TABLE {STAGING} (line INTEGER NOT NULL, {columns})"))
+    # On SQLite the line is the rowid: rows come in line order, and are read back in that order without a sort.
+    line = "INTEGER NOT NULL" if postgres else "INTEGER PRIMARY KEY"
+    connection.execute(text(f"CREATE TEMPORARY TABLE {STAGING} (line {line}, {columns})"))
     report, seen = Report(), set()
     keyed = fields[0] == "address"
     while batch := list(islice(records, BATCH)):
@@ -150,251 +165,142 @@ def timed(label: str) -> Iterator[None]:
     log.debug("%6.2f s  %s", time.perf_counter() - started, label)
 
 
-def _rpps_words(entry: str) -> str:
-    return f"coalesce((SELECT p.words FROM annuaire_professionals p WHERE p.national_id = {entry}.national_id), '')"
-
-
 def merge_entries(db: Session, report: Report) -> None:
-    """Make the entries what the staged extraction says, counting what changed.
+    """Make the entries what the staged extraction says, counting what it creates, updates and removes.
 
-    An address keeps its entry (and id); only the rows whose fingerprint changed are written,
-    so that an unchanged file writes nothing.
+    An unchanged file writes nothing; any change builds the table anew (see the module's docstring).
     """
     connection = db.connection()
     run = _runner(connection)
-    sqlite = connection.dialect.name == "sqlite"
-    run(text(f"CREATE INDEX {STAGING}_address ON {STAGING} (address)"))
-    names = ", ".join(ENTRY_FIELDS)
-    staged = ", ".join(f"s.{name}" for name in ENTRY_FIELDS)
-    before = run(text("SELECT count(*) FROM annuaire_entries")).scalar_one()
-    if not before:
-        # A first load: the rows go in ranked, then the indexes are built in one go.
-        # In ranking order, so that every index but the address's fills in order, and the
-        # full-text index reads the table from start to end.
-        run(text(f"CREATE INDEX {STAGING}_rank ON {STAGING} (name_key, first_key, line)"))
-        report.created = run(
-            text(
-                f"INSERT INTO annuaire_entries ({names}, rpps_text, name_rank) SELECT {staged}, {_rpps_words('s')}, "
-                f"row_number() OVER (ORDER BY s.name_key, s.first_key, s.line) * {RANK_GAP} FROM {STAGING} s "
-                "ORDER BY s.name_key, s.first_key, s.line"
-            )
-        ).rowcount
-        run(text(f"DROP TABLE {STAGING}"))
-        if sqlite:
-            _rebuild_full_text(connection)
-        _sync_name_variants(connection, everything=True)
-        _analyze(connection)
-        return
-
-    # The entries that go or change, as they are now.
-    run(text(f"DROP TABLE IF EXISTS {CHANGED}"))
-    run(
-        text(
-            f"CREATE TEMPORARY TABLE {CHANGED} AS SELECT e.id, e.name_key, "
-            "CASE WHEN s.address IS NULL THEN 1 ELSE 0 END AS gone "
-            f"FROM annuaire_entries e LEFT JOIN {STAGING} s ON s.address = e.address "
-            "WHERE s.address IS NULL OR s.row_hash <> e.row_hash"
+    count = lambda sql: run(text(sql)).scalar_one()  # noqa: E731
+    if not count(f"SELECT count(*) FROM (SELECT 1 FROM {ENTRIES} LIMIT 1) e"):  # a first load
+        report.created = count(f"SELECT count(*) FROM {STAGING}")
+    else:
+        run(text(f"CREATE INDEX {STAGING}_address ON {STAGING} (address)"))
+        report.created = count(
+            f"SELECT count(*) FROM {STAGING} s WHERE NOT EXISTS (SELECT 1 FROM {ENTRIES} e WHERE e.address = s.address)"
         )
-    )
-    report.removed, report.updated = run(
-        text(f"SELECT coalesce(sum(gone), 0), count(*) - coalesce(sum(gone), 0) FROM {CHANGED}")
-    ).one()
-    report.created = run(
-        text(
-            f"SELECT count(*) FROM {STAGING} s "
-            "WHERE NOT EXISTS (SELECT 1 FROM annuaire_entries e WHERE e.address = s.address)"
+        report.removed = count(
+            f"SELECT count(*) FROM {ENTRIES} e WHERE NOT EXISTS (SELECT 1 FROM {STAGING} s WHERE s.address = e.address)"
         )
-    ).scalar_one()
-    if not (report.removed or report.updated or report.created):
-        run(text(f"DROP TABLE {STAGING}"))
-        run(text(f"DROP TABLE {CHANGED}"))
-        return
-    patch = sqlite and (report.removed + report.updated + report.created) < REBUILD_SHARE * before
-    if patch:
-        _unindex(connection, f"SELECT id FROM {CHANGED}")
-    run(text(f"DELETE FROM annuaire_entries WHERE id IN (SELECT id FROM {CHANGED} WHERE gone = 1)"))
-    assignments = ", ".join(f"{name} = s.{name}" for name in ENTRY_FIELDS[1:])
-    run(
-        text(
-            # A new name loses its rank, to get one among its new neighbours below.
-            f"UPDATE annuaire_entries SET {assignments}, rpps_text = {_rpps_words('s')}, name_rank = CASE WHEN "
-            "annuaire_entries.name_key = s.name_key AND annuaire_entries.first_key = s.first_key "
-            f"THEN annuaire_entries.name_rank END FROM {STAGING} s WHERE s.address = annuaire_entries.address "
-            f"AND annuaire_entries.id IN (SELECT id FROM {CHANGED} WHERE gone = 0)"
+        differs = " OR ".join(f"s.{name} <> e.{name}" for name in ENTRY_FIELDS[1:])
+        report.updated = count(
+            f"SELECT count(*) FROM {STAGING} s JOIN {ENTRIES} e ON e.address = s.address WHERE {differs}"
         )
-    )
-    last_id = run(text("SELECT coalesce(max(id), 0) FROM annuaire_entries")).scalar_one()
-    run(
-        text(
-            f"INSERT INTO annuaire_entries ({names}, rpps_text) SELECT {staged}, {_rpps_words('s')} FROM {STAGING} s "
-            "WHERE NOT EXISTS (SELECT 1 FROM annuaire_entries e WHERE e.address = s.address) ORDER BY s.line"
-        )
-    )
+    if report.created or report.updated or report.removed:
+        # SQLite numbers a NULL rowid in insertion order, which is the ranking order; PostgreSQL says it.
+        order = "s.name_key, s.first_key, s.line"
+        postgres = connection.dialect.name == "postgresql"
+        _rebuild(connection, STAGING, f"row_number() OVER (ORDER BY {order})" if postgres else "NULL", order)
     run(text(f"DROP TABLE {STAGING}"))
-    written = (
-        f"SELECT id FROM {CHANGED} WHERE gone = 0 UNION ALL SELECT id FROM annuaire_entries WHERE id > {int(last_id)}"
-    )
-    reranked = _rank(connection)
-    if sqlite:
-        if patch and not reranked:
-            _index(connection, written)
-        else:
-            _rebuild_full_text(connection)
-    # The surnames that came, went or changed: their one-typo variants follow.
-    run(text(f"DROP TABLE IF EXISTS {NAMES}"))
-    run(
-        text(
-            f"CREATE TEMPORARY TABLE {NAMES} AS SELECT name_key FROM {CHANGED} UNION "
-            f"SELECT name_key FROM annuaire_entries WHERE id IN ({written})"
-        )
-    )
-    run(text(f"DROP TABLE {CHANGED}"))
-    _sync_name_variants(connection, everything=False)
-    run(text(f"DROP TABLE {NAMES}"))
-    _analyze(connection)
 
 
-def _rank(connection: Connection) -> bool:
-    """Give the entries without a rank one between their neighbours'; True when all had to be renumbered."""
-    run = _runner(connection)
-    unranked = run(text("SELECT count(*) FROM annuaire_entries WHERE name_rank IS NULL")).scalar_one()
-    if not unranked:
-        return False
-    if unranked * 10 <= run(text("SELECT count(*) FROM annuaire_entries")).scalar_one():
-        ordered = run(text("SELECT id, name_rank FROM annuaire_entries ORDER BY name_key, first_key, id"))
-        ranks = _slot(ordered)
-        if ranks is not None:
-            cursor = connection.connection.cursor()
-            cursor.executemany(_params(connection, "UPDATE annuaire_entries SET name_rank = ? WHERE id = ?"), ranks)
-            cursor.close()
-            return False
-    run(
-        text(
-            f"UPDATE annuaire_entries SET name_rank = r.n * {RANK_GAP} FROM (SELECT id, row_number() OVER "
-            "(ORDER BY name_key, first_key, id) AS n FROM annuaire_entries) r "
-            f"WHERE r.id = annuaire_entries.id AND annuaire_entries.name_rank IS DISTINCT FROM r.n * {RANK_GAP}"
-        )
-    )
-    return True
+def _rebuild(connection: Connection, source: str, rank: str, order: str) -> None:
+    """Make the entries those of `source` (the staging table, or the entries themselves) with their RPPS words.
 
-
-def _slot(ordered: Iterable[tuple[int, int | None]]) -> list[tuple[int, int]] | None:
-    """(rank, id) for the unranked entries, spread evenly in the gaps between their ranked neighbours'.
-
-    `ordered` is every (id, rank) in ranking order, where the ranks given grow. None when a gap has no room left.
+    `rank` numbers them, in `order`: SQL over the source's rows, named s.
     """
-    ranks: list[tuple[int, int]] = []
-    waiting: list[int] = []
-    low = 0
-    for entry_id, rank in ordered:
-        if rank is None:
-            waiting.append(entry_id)
-            continue
-        if waiting:
-            step = (rank - low) // (len(waiting) + 1)
-            if step < 1:
-                return None
-            ranks += [(low + step * k, waiting_id) for k, waiting_id in enumerate(waiting, 1)]
-            waiting = []
-        low = rank
-    ranks += [(low + RANK_GAP * k, waiting_id) for k, waiting_id in enumerate(waiting, 1)]  # after the last one
-    return ranks
+    _build(connection, source, rank, order)
+    _swap(connection)
+    if connection.dialect.name == "sqlite":
+        _rebuild_full_text(connection)
 
 
-def _params(connection: Connection, sql: str) -> str:
-    return sql.replace("?", "%s") if connection.dialect.name == "postgresql" else sql
+def _build(connection: Connection, source: str, rank: str, order: str) -> None:
+    """A new table without indexes, filled in ranking order (see _rebuild)."""
+    run = _runner(connection)
+    new = Entry.__table__.to_metadata(MetaData(), name=NEW)
+    new.indexes.clear()  # built once the table is full (see _swap)
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:  # a constraint's name is taken in the whole schema there, until the swap renames it
+        new.primary_key.name = conv(f"pk_{NEW}")
+    new.create(connection)
+    if postgres:
+        run(text(f"ALTER TABLE {NEW} ADD COLUMN {PG_DOCUMENT}"))
+    names = ", ".join(ENTRY_FIELDS)
+    values = ", ".join(f"s.{name}" for name in ENTRY_FIELDS)
+    run(
+        text(
+            f"INSERT INTO {NEW} (rank, {names}, rpps_text) SELECT {rank}, {values}, coalesce(p.words, '') "
+            f"FROM {source} s LEFT JOIN annuaire_professionals p ON p.national_id = s.national_id ORDER BY {order}"
+        )
+    )
+
+
+def _swap(connection: Connection) -> None:
+    """Put the new table in the old one's place, with the model's indexes (and PostgreSQL's full-text one)."""
+    run = _runner(connection)
+    indexes = sorted(Entry.__table__.indexes, key=lambda index: index.name)
+    if connection.dialect.name == "sqlite":
+        # Readers keep their snapshot of the old table (WAL) until the commit, whatever the order.
+        run(text(f"DROP TABLE {ENTRIES}"))
+        run(text(f"ALTER TABLE {NEW} RENAME TO {ENTRIES}"))
+        for index in indexes:
+            index.create(connection)
+        return
+    # Dropping the old table locks out its readers until the commit: the indexes are built before,
+    # under passing names, so that searches wait only for the renames.
+    run(text("SET LOCAL maintenance_work_mem = '256MB'"))
+    for index in indexes:
+        columns = ", ".join(column.name for column in index.columns)
+        unique = "UNIQUE " if index.unique else ""
+        run(text(f"CREATE {unique}INDEX {index.name}_new ON {NEW} ({columns})"))
+    run(text(f"CREATE INDEX {FTS}_new ON {NEW} USING gin ({FULL_TEXT_COLUMN})"))
+    _analyze(connection, NEW)  # statistics stay with the table through its renaming
+    run(text(f"DROP TABLE {ENTRIES}"))
+    run(text(f"ALTER TABLE {NEW} RENAME TO {ENTRIES}"))
+    run(text(f"ALTER TABLE {ENTRIES} RENAME CONSTRAINT pk_{NEW} TO pk_{ENTRIES}"))
+    for name in [index.name for index in indexes] + [FTS]:
+        run(text(f"ALTER INDEX {name}_new RENAME TO {name}"))
 
 
 def _rebuild_full_text(connection: Connection) -> None:
-    """Index every entry anew, in rank order (FTS5 writes one segment per ascending run of rowids)."""
-    _runner(connection)(text(f"INSERT INTO {FTS} ({FTS}) VALUES ('delete-all')"))
+    """Index every entry anew, in rank order (FTS5 flushes a segment whenever a rowid comes out of order)."""
+    run = _runner(connection)
+    run(text(f"INSERT INTO {FTS} ({FTS}) VALUES ('delete-all')"))
     # Flushed to disk every 64 MB rather than every 1 MB: fewer segments to merge.
-    _runner(connection)(text(f"INSERT INTO {FTS} ({FTS}, rank) VALUES ('hashsize', {64 << 20})"))
-    _runner(connection)(
+    run(text(f"INSERT INTO {FTS} ({FTS}, rank) VALUES ('hashsize', {64 << 20})"))
+    run(
         text(
-            f"INSERT INTO {FTS} (rowid, own_text, rpps_text) SELECT name_rank, own_text, rpps_text "
-            "FROM annuaire_entries ORDER BY name_rank"
+            f"INSERT INTO {FTS} (rowid, own_text, rpps_text) "
+            f"SELECT rank, own_text, rpps_text FROM {ENTRIES} ORDER BY rank"
         )
     )
 
 
-def _unindex(connection: Connection, ids: str) -> None:
+def _unindex(connection: Connection, ranks: str) -> None:
     """Take some entries out of the full-text index, with the words it holds for them."""
     _runner(connection)(
         text(
-            f"INSERT INTO {FTS} ({FTS}, rowid, own_text, rpps_text) SELECT 'delete', name_rank, own_text, rpps_text "
-            f"FROM annuaire_entries WHERE id IN ({ids}) AND name_rank IS NOT NULL ORDER BY name_rank"
+            f"INSERT INTO {FTS} ({FTS}, rowid, own_text, rpps_text) SELECT 'delete', rank, own_text, rpps_text "
+            f"FROM {ENTRIES} WHERE rank IN ({ranks}) ORDER BY rank"
         )
     )
 
 
-def _index(connection: Connection, ids: str) -> None:
+def _index(connection: Connection, ranks: str) -> None:
     _runner(connection)(
         text(
-            f"INSERT INTO {FTS} (rowid, own_text, rpps_text) SELECT name_rank, own_text, rpps_text "
-            f"FROM annuaire_entries WHERE id IN ({ids}) ORDER BY name_rank"
+            f"INSERT INTO {FTS} (rowid, own_text, rpps_text) SELECT rank, own_text, rpps_text "
+            f"FROM {ENTRIES} WHERE rank IN ({ranks}) ORDER BY rank"
         )
     )
 
 
-def _analyze(connection: Connection) -> None:
-    # Fresh statistics, so that the planner picks the ranking index or the full-text one as it should.
+def settle(connection: Connection) -> None:
+    """After the commit of an import that rebuilt or rewrote entries, on a connection of its own.
+
+    PostgreSQL's VACUUM cannot run in a transaction: it marks the new rows visible to all (index-only
+    scans) and sets their hint bits, which the first searches would otherwise do, page by page.
+    """
+    if connection.dialect.name == "postgresql" and not connection.in_transaction():
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(text(f"VACUUM {ENTRIES}"))
+
+
+def _analyze(connection: Connection, table: str = ENTRIES) -> None:
+    # Fresh statistics, so that PostgreSQL's planner walks the ranks or reads the full-text index as it should.
     if connection.dialect.name == "postgresql":
-        connection.execute(text("ANALYZE annuaire_entries"))
-
-
-def _sync_name_variants(connection: Connection, *, everything: bool) -> None:
-    """Keep one-typo variants for exactly the surnames of the entries (those of the staged names, or all)."""
-    run = _runner(connection)
-    postgres = connection.dialect.name == "postgresql"
-    if everything:
-        run(text("DELETE FROM annuaire_name_variants"))
-        wanted = (
-            "SELECT DISTINCT name_key FROM annuaire_entries "
-            f"WHERE bal_type = 'PER' AND length(name_key) >= {FUZZY_MIN_LENGTH}"
-        )
-    else:
-        # Gone: names with no person left. Their variants are found by key, one deletion at a time.
-        gone = run(
-            text(
-                f"SELECT n.name_key FROM {NAMES} n WHERE length(n.name_key) >= {FUZZY_MIN_LENGTH} AND NOT EXISTS "
-                "(SELECT 1 FROM annuaire_entries e WHERE e.name_key = n.name_key AND e.bal_type = 'PER')"
-            )
-        ).scalars()
-        pairs = [(variant, name) for name in gone for variant in deletions(name)]
-        if pairs:
-            cursor = connection.connection.cursor()
-            cursor.executemany(
-                _params(connection, "DELETE FROM annuaire_name_variants WHERE variant = ? AND name_key = ?"), pairs
-            )
-            cursor.close()
-        # A known name has the variant of itself.
-        wanted = (
-            f"SELECT n.name_key FROM {NAMES} n WHERE length(n.name_key) >= {FUZZY_MIN_LENGTH} "
-            "AND EXISTS (SELECT 1 FROM annuaire_entries e WHERE e.name_key = n.name_key AND e.bal_type = 'PER') "
-            "AND NOT EXISTS (SELECT 1 FROM annuaire_name_variants v "
-            "WHERE v.variant = n.name_key AND v.name_key = n.name_key)"
-        )
-    # The name itself and the name less one character, at each position.
-    if postgres:
-        run(
-            text(
-                f"INSERT INTO annuaire_name_variants (variant, name_key) SELECT DISTINCT "
-                "substr(w.name_key, 1, p.i - 1) || substr(w.name_key, p.i + 1), w.name_key "
-                f"FROM ({wanted}) w CROSS JOIN LATERAL generate_series(1, length(w.name_key)) AS p(i) "
-                f"UNION SELECT w.name_key, w.name_key FROM ({wanted}) w"
-            )
-        )
-        return
-    run(
-        text(
-            "WITH RECURSIVE p(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM p WHERE i < 100), "
-            f"w(name_key) AS ({wanted}) "
-            "INSERT INTO annuaire_name_variants (variant, name_key) "
-            "SELECT substr(w.name_key, 1, p.i - 1) || substr(w.name_key, p.i + 1), w.name_key "
-            "FROM w JOIN p ON p.i <= length(w.name_key) UNION SELECT name_key, name_key FROM w"
-        )
-    )
+        _runner(connection)(text(f"ANALYZE {table}"))
 
 
 def merge_activities(db: Session, report: Report) -> None:
@@ -403,23 +309,21 @@ def merge_activities(db: Session, report: Report) -> None:
     run = _runner(connection)
     postgres = connection.dialect.name == "postgresql"
     run(text(f"CREATE INDEX {STAGING}_national_id ON {STAGING} (national_id, line)"))
-    words = (
-        "string_agg(DISTINCT words, ' ' ORDER BY words)"
-        if postgres
-        else "group_concat(words, ' ')"  # over the DISTINCT, ordered subquery below
-    )
+    # The distinct summaries of a professional's activities (folded words: never a comma).
+    if postgres:
+        words = "string_agg(DISTINCT words, ' ' ORDER BY words)"
+    else:
+        words = "replace(group_concat(DISTINCT words), ',', ' ')"
+    # The summary shows the first activity that names a specialty, else the first one: one pass in
+    # national id order finds its line and the words, a lookup of that line its labels.
+    first = f"min(CASE WHEN specialty = '' THEN {_LINES} ELSE 0 END + line)"
     run(text("DROP TABLE IF EXISTS annuaire_staging_professionals"))
     run(
         text(
             "CREATE TEMPORARY TABLE annuaire_staging_professionals AS "
-            "SELECT f.national_id, f.profession_code, f.profession, f.specialty, w.words FROM "
-            # The summary shows the first activity that names a specialty, else the first one.
-            "(SELECT national_id, profession_code, profession, specialty, row_number() OVER ("
-            " PARTITION BY national_id ORDER BY CASE WHEN specialty = '' THEN 1 ELSE 0 END, line) AS rank"
-            f" FROM {STAGING}) f "
-            f"JOIN (SELECT national_id, {words} AS words FROM "
-            f"(SELECT DISTINCT national_id, words FROM {STAGING} ORDER BY national_id, words) d GROUP BY national_id) w "
-            "ON w.national_id = f.national_id WHERE f.rank = 1"
+            "SELECT s.national_id, s.profession_code, s.profession, s.specialty, w.words "
+            f"FROM (SELECT national_id, {first} AS first, {words} AS words FROM {STAGING} GROUP BY national_id) w "
+            f"JOIN {STAGING} s ON s.national_id = w.national_id AND s.line = w.first % {_LINES}"
         )
     )
     run(text("CREATE INDEX annuaire_staging_professionals_id ON annuaire_staging_professionals (national_id)"))
@@ -453,28 +357,28 @@ def merge_activities(db: Session, report: Report) -> None:
 
 
 def _refresh_rpps_words(connection: Connection) -> None:
-    """Give the entries the RPPS words of their national id, writing only those that changed."""
+    """Give the entries the RPPS words of their national id: a few rewritten, or many in a table built anew."""
     run = _runner(connection)
-    fresh = _rpps_words("annuaire_entries")
+    fresh = f"coalesce((SELECT p.words FROM annuaire_professionals p WHERE p.national_id = {ENTRIES}.national_id), '')"
     run(text(f"DROP TABLE IF EXISTS {CHANGED}"))
     run(
         text(
-            f"CREATE TEMPORARY TABLE {CHANGED} AS SELECT id FROM annuaire_entries "
+            f"CREATE TEMPORARY TABLE {CHANGED} AS SELECT rank FROM {ENTRIES} "
             f"WHERE national_id <> '' AND rpps_text <> {fresh}"
         )
     )
     changed = run(text(f"SELECT count(*) FROM {CHANGED}")).scalar_one()
-    if changed:
+    if not changed:
+        pass
+    elif changed >= REBUILD_SHARE * run(text(f"SELECT count(*) FROM {ENTRIES}")).scalar_one():
+        _rebuild(connection, ENTRIES, "s.rank", "s.rank")
+    else:
         sqlite = connection.dialect.name == "sqlite"
-        total = run(text("SELECT count(*) FROM annuaire_entries")).scalar_one()
-        patch = sqlite and changed < REBUILD_SHARE * total
-        if patch:
-            _unindex(connection, f"SELECT id FROM {CHANGED}")
-        run(text(f"UPDATE annuaire_entries SET rpps_text = {fresh} WHERE id IN (SELECT id FROM {CHANGED})"))
-        if patch:
-            _index(connection, f"SELECT id FROM {CHANGED}")
-        elif sqlite:
-            _rebuild_full_text(connection)
+        if sqlite:
+            _unindex(connection, f"SELECT rank FROM {CHANGED}")
+        run(text(f"UPDATE {ENTRIES} SET rpps_text = {fresh} WHERE rank IN (SELECT rank FROM {CHANGED})"))
+        if sqlite:
+            _index(connection, f"SELECT rank FROM {CHANGED}")
         _analyze(connection)
     run(text(f"DROP TABLE {CHANGED}"))
 

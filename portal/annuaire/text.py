@@ -57,38 +57,19 @@ class FoldCache(dict):
         return found
 
 
-class WordCache(dict):
-    """The distinct folded words of values, or of tuples of values, that repeat across the rows of a file.
+# What a typo may put in a folded name: any character a folded name holds.
+_TYPO_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789 "
 
-    A dict, so that a known value costs one lookup in C: `cache[value]` folds only the new ones.
+
+def one_typo_away(term: str) -> set[str]:
+    """Every string one deletion, transposition, substitution or insertion away from the term (Damerau-Levenshtein 1).
+
+    Some 75 strings a letter, each looked up in the surname index: exact, and no index of variants to build.
     """
-
-    def __init__(self, size: int = 500_000):
-        super().__init__()
-        self.size = size
-
-    def __missing__(self, key: str | tuple[str, ...]) -> tuple[str, ...]:
-        if len(self) >= self.size:
-            self.clear()
-        value = fold(key if isinstance(key, str) else " ".join(key)).split()
-        found = self[key] = tuple(dict.fromkeys(value))
-        return found
-
-
-def deletions(term: str) -> set[str]:
-    """The term and every string one deletion away: two terms within one typo share one of these."""
-    return {term} | {term[:i] + term[i + 1 :] for i in range(len(term))}
-
-
-def within_one_typo(a: str, b: str) -> bool:
-    """Damerau-Levenshtein distance <= 1 (one substitution, insertion, deletion or transposition)."""
-    if a == b:
-        return True
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) > len(b):
-        a, b = b, a
-    i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), len(a))
-    if len(a) < len(b):
-        return a[i:] == b[i + 1 :]
-    return a[i + 1 :] == b[i + 1 :] or (a[i : i + 2] == b[i : i + 2][::-1] and a[i + 2 :] == b[i + 2 :])
+    splits = [(term[:i], term[i:]) for i in range(len(term) + 1)]
+    found = {left + right[1:] for left, right in splits if right}
+    found |= {left + right[1] + right[0] + right[2:] for left, right in splits if len(right) > 1}
+    found |= {left + c + right[1:] for left, right in splits if right for c in _TYPO_CHARACTERS}
+    found |= {left + c + right for left, right in splits for c in _TYPO_CHARACTERS}
+    found.discard(term)
+    return found

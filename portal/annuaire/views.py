@@ -36,10 +36,11 @@ def search():
     )  # fmt: skip
 
 
-@bp.get("/<int:entry_id>")
-def entry(entry_id: int):
+@bp.get("/<address>")
+def entry(address: str):
+    # By address, the only key of the national files: a link stays good across imports.
     db = database.session()
-    found = service.entry(db, entry_id)
+    found = service.entry(db, address)
     if found is None:
         abort(404)
     return render_template(

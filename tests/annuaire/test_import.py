@@ -2,10 +2,10 @@
 
 import zipfile
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from portal.annuaire import service, sync
-from portal.annuaire.models import Domain, Entry, Import
+from portal.annuaire.models import Domain, Entry, Import, Professional
 from portal.models import AuditEvent
 from tests.annuaire.conftest import BASE_LINES, MSSANTE_HEADER, RPPS_HEADER, mssante_line, rpps_line, write
 
@@ -36,16 +36,24 @@ def test_columns_are_read_by_name_whatever_their_order(db, tmp_path):
 def test_reimport_is_a_sync_reporting_created_updated_removed(db, tmp_path):
     first = write(tmp_path / "Extraction_Correspondance_MSSante_1.txt", MSSANTE_HEADER, BASE_LINES)
     service.import_file(db, None, str(first))
-    kept_id = db.scalar(select(Entry.id).where(Entry.address == "jean.dupont@medecin.mssante.fr"))
     changed = BASE_LINES[0].replace("Clinique du Parc", "Clinique des Monts")
     newer = [changed, *BASE_LINES[2:], mssante_line("nouvelle@ehpad.mssante.fr", bal="ORG", structure="EHPAD Neuf")]
     job = service.import_file(db, None, str(write(tmp_path / "Extraction_Correspondance_MSSante_2.txt", MSSANTE_HEADER, newer)))
     assert (job.created, job.updated, job.removed) == (1, 1, 1)
-    entry = db.scalar(select(Entry).where(Entry.address == "jean.dupont@medecin.mssante.fr"))
-    assert entry.id == kept_id and entry.structure_name == "Clinique des Monts"
+    assert service.entry(db, "jean.dupont@medecin.mssante.fr").structure_name == "Clinique des Monts"
     assert "marie.dupont@infirmier.mssante.fr" not in addresses(db)
     assert [e.address for e in service.find(db, "monts")] == ["jean.dupont@medecin.mssante.fr"]
     assert service.find(db, "parc") == []
+
+
+def test_unchanged_reimport_reports_nothing_and_writes_nothing(db, tmp_path):
+    path = write(tmp_path / "Extraction_Correspondance_MSSante_1.txt", MSSANTE_HEADER, BASE_LINES)
+    service.import_file(db, None, str(path))
+    # A mark where the file has no say (the RPPS words): a rebuilt table would not keep it.
+    db.execute(update(Entry).where(Entry.address == "luc.dupond@medecin.mssante.fr").values(rpps_text="marque"))
+    job = service.import_file(db, None, str(path))
+    assert (job.status, job.created, job.updated, job.removed) == ("done", 0, 0, 0)
+    assert service.entry(db, "luc.dupond@medecin.mssante.fr").rpps_text == "marque"
 
 
 def test_failed_import_leaves_the_previous_data_and_says_why(db, tmp_path, monkeypatch):
@@ -101,6 +109,38 @@ def test_rpps_activities_complete_entries_whatever_the_import_order(db, tmp_path
     assert service.find(db, "lefevre", service.Filters(profession="10")) == found
 
 
+def test_an_rpps_import_that_changes_many_entries_leaves_them_ranked_and_searchable(db, tmp_path, mssante_file):
+    service.import_file(db, None, str(mssante_file))
+    ranks = db.execute(select(Entry.rank, Entry.address).order_by(Entry.rank)).all()
+    lines = [rpps_line(f"81000000000{i}", "10", "SM30", "Gériatrie", "L", "Cabinet", "69003", "Lyon") for i in (1, 2, 3, 4)]
+    path = write(tmp_path / "PS_LibreAcces_Personne_activite_1.txt", RPPS_HEADER, lines, trailing="|")
+    assert service.import_file(db, None, str(path)).created == 4  # 4 of 7 entries change: built anew
+    assert db.execute(select(Entry.rank, Entry.address).order_by(Entry.rank)).all() == ranks
+    assert [e.address for e in service.find(db, "geriatrie")] == [
+        "luc.dupond@medecin.mssante.fr", "jean.dupont@medecin.mssante.fr", "marie.dupont@infirmier.mssante.fr",
+        "paul.dupontel@medecin.mssante.fr",
+    ]  # fmt: skip
+    assert [e.address for e in service.find(db, "dupont geriatrie lyon")] == [
+        "jean.dupont@medecin.mssante.fr", "marie.dupont@infirmier.mssante.fr", "paul.dupontel@medecin.mssante.fr",
+        "luc.dupond@medecin.mssante.fr",
+    ]  # fmt: skip
+
+
+def test_a_professional_is_summed_up_by_the_first_activity_naming_a_specialty(db, tmp_path):
+    lines = [
+        rpps_line("810000000041", "60", "", "", "S", "EHPAD Les Tilleuls", "72000", "Le Mans"),
+        rpps_line("810000000042", "93", "", "", "L", "Cabinet", "13001", "Marseille"),
+        rpps_line("810000000041", "10", "SM54", "Pédiatrie", "L", "Cabinet des Enfants", "72000", "Le Mans"),
+        rpps_line("810000000041", "10", "SM04", "Cardiologie", "S", "CH du Mans", "72000", "Le Mans"),
+    ]
+    path = write(tmp_path / "PS_LibreAcces_Personne_activite_1.txt", RPPS_HEADER, lines, trailing="|")
+    service.import_file(db, None, str(path))
+    summary = db.get(Professional, "810000000041")
+    assert (summary.profession, summary.specialty) == ("Médecin", "Pédiatrie")
+    assert set(summary.words.split()) >= {"infirmier", "ehpad", "tilleuls", "pediatrie", "enfants", "cardiologie", "ch"}
+    assert db.get(Professional, "810000000042").profession == "Psychologue"
+
+
 def test_rpps_reimport_reports_professionals_created_updated_removed(annuaire, tmp_path):
     lines = [
         rpps_line("810000000005", "10", "SM04", "Cardiologie", "L", "Cabinet", "72000", "Le Mans"),
@@ -136,8 +176,8 @@ def test_staging_keeps_only_the_first_line_of_a_repeated_address(db):
     assert (report.rows, report.merged) == (2, 1)
 
 
-def test_a_small_reimport_patches_ranks_and_full_text_as_a_fresh_load_would(db, tmp_path, monkeypatch):
-    """Few changes slot new names between the ranks of their neighbours and patch the full-text index."""
+def test_a_reimport_ranks_and_searches_as_a_fresh_load_would(db, tmp_path):
+    """Renamed, moved, removed and new entries: the rebuilt table answers as if the newer file were the first."""
     base = [
         mssante_line(f"p{i}@medecin.mssante.fr", last=f"NOM{i:02d}", first="Jean", national_id=f"8100000001{i:02d}",
                      profession="10", postal_code="69003", city="Lyon", department="69")
@@ -152,20 +192,16 @@ def test_a_small_reimport_patches_ranks_and_full_text_as_a_fresh_load_would(db, 
         mssante_line("p99@medecin.mssante.fr", last="NOM13", first="Anne", postal_code="69003", city="Lyon"),
         mssante_line("p98@medecin.mssante.fr", last="NOM13", first="Zoé", postal_code="44000", city="Nantes"),
     ]  # fmt: skip
-    renumbered = []
-    monkeypatch.setattr(sync, "_rebuild_full_text", lambda connection: renumbered.append(connection))
-    monkeypatch.setattr(sync, "_rank", lambda connection, rank=sync._rank: renumbered.append(rank(connection)) or False)
     job = service.import_file(db, None, path("2", changed))
     assert (job.created, job.updated, job.removed) == (2, 2, 1)
-    assert renumbered == [False]  # no full renumbering, no full-text rebuild
-    monkeypatch.undo()
     queries = ["nom", "nom1", "nom13", "lyon", "nantes", "jean lyon", "nom nantes", "anne", "nom31 lyon", "nom12"]
-    patched = {q: [e.address for e in service.find(db, q, limit=100)] for q in queries}
-    ranks = db.execute(select(Entry.name_rank).order_by(Entry.name_key, Entry.first_key, Entry.id)).scalars().all()
-    assert None not in ranks and ranks == sorted(set(ranks))
-    assert patched["nom13"][:3] == ["p99@medecin.mssante.fr", "p98@medecin.mssante.fr", "p14@medecin.mssante.fr"]
+    synced = {q: [e.address for e in service.find(db, q, limit=100)] for q in queries}
+    keys = db.execute(select(Entry.name_key, Entry.first_key).order_by(Entry.rank)).all()
+    assert keys == sorted(keys) and db.scalars(select(Entry.rank).order_by(Entry.rank)).all() == list(range(1, 32))
+    assert synced["nom13"][:3] == ["p99@medecin.mssante.fr", "p98@medecin.mssante.fr", "p14@medecin.mssante.fr"]
     service.import_file(db, None, path("3", []))  # empties the annuaire...
+    assert db.scalar(select(func.count()).select_from(Entry)) == 0 and service.find(db, "nom") == []
     service.import_file(db, None, path("4", changed))  # ...so that this is a first load
-    assert {q: [e.address for e in service.find(db, q, limit=100)] for q in queries} == patched
-    assert patched["nantes"] == ["p98@medecin.mssante.fr", "p40@medecin.mssante.fr"]
-    assert "p12@medecin.mssante.fr" not in patched["nom"] and patched["nom31 lyon"][0] == "p10@medecin.mssante.fr"
+    assert {q: [e.address for e in service.find(db, q, limit=100)] for q in queries} == synced
+    assert synced["nantes"] == ["p98@medecin.mssante.fr", "p40@medecin.mssante.fr"]
+    assert "p12@medecin.mssante.fr" not in synced["nom"] and synced["nom31 lyon"][0] == "p10@medecin.mssante.fr"
