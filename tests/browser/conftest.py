@@ -5,12 +5,13 @@ from __future__ import annotations
 import shutil
 import threading
 
+import pyotp
 import pytest
 from werkzeug.serving import make_server
 
 from portal import create_app, migrate
 from portal.settings import Settings
-from tests.conftest import database_url, drop_database, psc_settings
+from tests.conftest import PASSWORD, database_url, drop_database, psc_settings
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -86,3 +87,12 @@ def page(browser):
     yield page
     context.close()
     assert errors == []
+
+
+def log_in(page, live_url: str, email: str, secret: str) -> None:
+    page.goto(f"{live_url}/login")
+    page.get_by_label("Adresse e-mail").fill(email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Continuer").click()
+    page.get_by_label("Code à 6 chiffres").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Se connecter").click()

@@ -13,7 +13,8 @@ from mail.imap_pool import ConnectionPool
 from mail.models import Mailbox, MailboxKind
 from portal import database
 from portal.models import Establishment, Role, User
-from tests.conftest import PASSWORD, PASSWORD_HASH
+from tests.browser.conftest import log_in
+from tests.conftest import PASSWORD_HASH
 from tests.mail.conftest import days_ago, imap_append, imap_credential, imap_server, mailstack, new_imap_mailbox  # noqa: F401
 
 # A 1x1 red PNG.
@@ -37,15 +38,6 @@ def reader(live_app, imap_server, imap_credential, new_imap_mailbox):  # noqa: F
     live_app.extensions["mail.store"] = ImapStore(ConnectionPool(imap_server, imap_credential))
     yield address, email, secret
     live_app.extensions.pop("mail.store").close()
-
-
-def log_in(page, live_url: str, email: str, secret: str) -> None:
-    page.goto(f"{live_url}/login")
-    page.get_by_label("Adresse e-mail").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Continuer").click()
-    page.get_by_label("Code à 6 chiffres").fill(pyotp.TOTP(secret).now())
-    page.get_by_role("button", name="Se connecter").click()
 
 
 def test_messages_are_read_one_after_another_with_the_keyboard(live_url, page, reader, imap_append):  # noqa: F811

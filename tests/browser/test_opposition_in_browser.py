@@ -13,6 +13,7 @@ from portal import database
 from portal.auth import passwords
 from portal.database import utcnow
 from portal.models import Establishment, Role, User
+from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD
 
 BIRTH_DATE = date(1950, 3, 9)
@@ -86,12 +87,7 @@ def test_guardian_types_the_birth_date_and_records_an_opposition_shown_to_recept
         assert oppositions.feeding_status(db, db.get(Usager, usager_id)).state == oppositions.OPPOSITION
 
     # Reception, in the same browser but logged in, sees it on the usager's page.
-    page.goto(f"{live_url}/login")
-    page.get_by_label("Adresse e-mail").fill(reception_email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Continuer").click()
-    page.get_by_label("Code à 6 chiffres").fill(pyotp.TOTP(secret).now())
-    page.get_by_role("button", name="Se connecter").click()
+    log_in(page, live_url, reception_email, secret)
     page.goto(f"{live_url}/usagers")
     page.get_by_role("heading", name="Nouvelles oppositions à l'alimentation du DMP").wait_for()
     page.goto(f"{live_url}/usagers/{usager_id}")

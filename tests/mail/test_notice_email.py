@@ -31,23 +31,24 @@ def messages_with_id(imap_server, imap_credential, mailbox: str, message_id: str
         client.logout()
 
 
-def guardian_with_mailbox(db, usager, address):
-    usager.representatives[0].email = address
+def email_notice_to_guardian(db, reception, usager, address: str, settings):
+    """A prepared e-mail notice to the usager's guardian, whose address is `address`."""
+    guardian = usager.representatives[0]
+    guardian.email = address
     db.commit()
-    return usager.representatives[0]
+    [notice] = issuing.issue(
+        db, reception, usager, [issuing.Choice(guardian.id, "email")], base_url="https://portail.test/", settings=settings
+    )
+    return notice
 
 
 def test_email_notice_is_delivered_once_through_postfix(
     db, reception, usager_under_guardianship, settings, new_imap_mailbox, imap_server, imap_credential
 ):
     address = new_imap_mailbox("tuteur")
-    guardian = guardian_with_mailbox(db, usager_under_guardianship, address)
     smtp = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": SMTP_PORT})
 
-    [notice] = issuing.issue(
-        db, reception, usager_under_guardianship, [issuing.Choice(guardian.id, "email")],
-        base_url="https://portail.test/", settings=smtp,
-    )  # fmt: skip
+    notice = email_notice_to_guardian(db, reception, usager_under_guardianship, address, smtp)
     issuing.send_email(db, notice, smtp)
     issuing.send_email(db, notice, smtp)  # already sent: nothing goes out again
 
@@ -63,14 +64,10 @@ def test_smtp_outage_fails_then_retry_sends_the_same_message_id(
     db, reception, usager_under_guardianship, settings, new_imap_mailbox, imap_server, imap_credential
 ):
     address = new_imap_mailbox("tuteur")
-    guardian = guardian_with_mailbox(db, usager_under_guardianship, address)
     down = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": 9, "smtp_timeout_seconds": 3})
     up = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": SMTP_PORT})
 
-    [notice] = issuing.issue(
-        db, reception, usager_under_guardianship, [issuing.Choice(guardian.id, "email")],
-        base_url="https://portail.test/", settings=down,
-    )  # fmt: skip
+    notice = email_notice_to_guardian(db, reception, usager_under_guardianship, address, down)
     issuing.send_email(db, notice, down)
     assert notice.status == NoticeStatus.FAILED and "injoignable" in notice.failure_reason
     message_id, content = notice.message_id, notice.content
@@ -87,11 +84,7 @@ def test_send_pending_sends_what_a_request_left_prepared(
     app, db, reception, usager_under_guardianship, settings, new_imap_mailbox, imap_server, imap_credential, monkeypatch
 ):
     address = new_imap_mailbox("tuteur")
-    guardian = guardian_with_mailbox(db, usager_under_guardianship, address)
-    [notice] = issuing.issue(
-        db, reception, usager_under_guardianship, [issuing.Choice(guardian.id, "email")],
-        base_url="https://portail.test/", settings=settings,
-    )  # fmt: skip
+    notice = email_notice_to_guardian(db, reception, usager_under_guardianship, address, settings)
     assert notice.status == NoticeStatus.PREPARED  # as if the request had died before sending
     monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
     monkeypatch.setattr(settings, "smtp_port", SMTP_PORT)
@@ -107,12 +100,8 @@ def test_notice_is_sent_from_a_thread_that_runs_an_event_loop(
     db, reception, usager_under_guardianship, settings, new_imap_mailbox, imap_server, imap_credential
 ):
     address = new_imap_mailbox("tuteur")
-    guardian = guardian_with_mailbox(db, usager_under_guardianship, address)
     smtp = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": SMTP_PORT})
-    [notice] = issuing.issue(
-        db, reception, usager_under_guardianship, [issuing.Choice(guardian.id, "email")],
-        base_url="https://portail.test/", settings=smtp,
-    )  # fmt: skip
+    notice = email_notice_to_guardian(db, reception, usager_under_guardianship, address, smtp)
 
     async def inside_a_running_loop() -> None:  # as under an ASGI server or a browser-driving harness
         issuing.send_email(db, notice, smtp)
