@@ -36,9 +36,8 @@ def email_notice_to_guardian(db, reception, usager, address: str, settings):
     guardian = usager.representatives[0]
     guardian.email = address
     db.commit()
-    [notice] = issuing.issue(
-        db, reception, usager, [issuing.Choice(guardian.id, "email")], base_url="https://portail.test/", settings=settings
-    )
+    choice = issuing.Choice(guardian.id, "email")
+    [notice] = issuing.issue(db, reception, usager, [choice], base_url="https://portail.test/", settings=settings)
     return notice
 
 
