@@ -103,7 +103,7 @@ class Webmail:
 
     def read(self, opened: Opened, uid: int, sort: SortKey = SortKey.DATE, reverse: bool = True) -> Reading:
         address = opened.mailbox.address
-        raw = self._call(opened.mailbox, "mail.read", {"uid": uid}, self.store.raw_message, address, opened.folder, uid)
+        raw = self._raw(opened, uid, "mail.read")
         message = parse_message(raw)
         self._call(opened.mailbox, "mail.read", {"uid": uid}, self.store.set_seen, address, opened.folder, [uid])
         previous_uid, next_uid = self._call(
@@ -126,7 +126,7 @@ class Webmail:
         self._audit(mailbox, "mail.remote_content", SUCCESS, self._about(folder, uid, message))
 
     def attachment(self, opened: Opened, uid: int, index: int) -> Attachment:
-        message = self._message(opened, uid, "mail.download")
+        message = parse_message(self._raw(opened, uid, "mail.download"))
         if not 0 <= index < len(message.attachments):
             raise LookupError(index)
         attachment = message.attachments[index]
@@ -158,9 +158,8 @@ class Webmail:
         self._audit(mailbox, "mail.empty_trash", SUCCESS, {"removed": removed})
         return removed
 
-    def _message(self, opened: Opened, uid: int, action: str) -> Message:
-        raw = self._call(opened.mailbox, action, {"uid": uid}, self.store.raw_message, opened.mailbox.address, opened.folder, uid)
-        return parse_message(raw)
+    def _raw(self, opened: Opened, uid: int, action: str) -> bytes:
+        return self._call(opened.mailbox, action, {"uid": uid}, self.store.raw_message, opened.mailbox.address, opened.folder, uid)
 
     def _call(self, mailbox: Mailbox, action: str, detail: dict, operation, *args):
         try:
