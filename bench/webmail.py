@@ -483,7 +483,8 @@ def fill(env: dict[str, str], count: int, index_text: bool = True) -> Fill:
     local, domain = address.split("@")
     home = STACK_DIR / "mail" / domain / local
     maildir = home / "Maildir"
-    for path in (home, maildir, maildir / "cur", maildir / "new", maildir / "tmp"):
+    # The domain's directory too: on a new stack no mailbox of the domain has received mail yet.
+    for path in (home.parent, home, maildir, maildir / "cur", maildir / "new", maildir / "tmp"):
         path.mkdir(mode=0o700, exist_ok=True)
         os.chown(path, owner.pw_uid, owner.pw_gid)
     for leftover in (maildir / "tmp").iterdir():  # an interrupted earlier fill

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from mail import indicators
 from mail.cli import cli
 from mail.demo import seed_mailboxes
 from mail.directory import local_entries
@@ -11,6 +12,7 @@ from mail.imap import store_from_settings
 from mail.render import FrameCache
 from mail.views import bp
 from portal.annuaire.service import register_local_source
+from portal.indicators.figures import register_provider
 
 
 def init_app(app: Flask) -> None:
@@ -22,6 +24,7 @@ def init_app(app: Flask) -> None:
     app.extensions["mail.frames"] = FrameCache()
     # The establishments' mailboxes are found in the annuaire's search, beside the national entries.
     register_local_source(app, local_entries)
+    register_provider(app, indicators.tables)
     settings = app.config["PORTAL_SETTINGS"]
     if settings.imap_host:
         app.extensions["mail.store"] = store_from_settings(settings)

@@ -33,9 +33,26 @@ def readable_mailboxes(db: Session, user: User) -> list[Mailbox]:
 
 def load_mailbox(db: Session, user: User, mailbox_id: int) -> Mailbox:
     """The mailbox if the user may open it; otherwise 404, as if it did not exist, and an audit line."""
-    for mailbox in readable_mailboxes(db, user):
+    return _one_of(db, user, mailbox_id, readable_mailboxes(db, user), "mail.open")
+
+
+def sending_mailboxes(db: Session, user: User) -> list[Mailbox]:
+    """The mailboxes the user may write from: their own and the organisational ones they answer for.
+
+    Applicative mailboxes are the software's: an administrator reads them but nobody writes from them.
+    """
+    return [mailbox for mailbox in readable_mailboxes(db, user) if mailbox.kind != MailboxKind.APP]
+
+
+def load_sending_mailbox(db: Session, user: User, mailbox_id: int) -> Mailbox:
+    """The mailbox if the user may write from it; otherwise 404 and an audit line, as load_mailbox."""
+    return _one_of(db, user, mailbox_id, sending_mailboxes(db, user), "mail.send")
+
+
+def _one_of(db: Session, user: User, mailbox_id: int, allowed: list[Mailbox], action: str) -> Mailbox:
+    for mailbox in allowed:
         if mailbox.id == mailbox_id:
             return mailbox
-    record(db, "mail.open", outcome=DENIED, actor=user, target=str(mailbox_id))
+    record(db, action, outcome=DENIED, actor=user, target=str(mailbox_id))
     db.commit()
     raise NotFound()

@@ -8,10 +8,8 @@ demo seed through app.extensions["demo_seeders"] (wired in create_app); `demo_me
 
 from __future__ import annotations
 
-import io
-import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
@@ -20,6 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mail import xdm
 from mail.models import Delegation, Mailbox, MailboxKind
 from portal.models import Establishment, Role, User
 
@@ -119,10 +118,24 @@ class Patient:
     birth: str  # YYYYMMDD
     sex: str  # F / M
     nir13: str
+    qualified = True  # fictitious, but as a package needs it
 
     @property
     def ins(self) -> str:
         return ins(self.nir13)
+
+    # The traits under the names of mail.xdm.PatientIdentity.
+    @property
+    def birth_name(self) -> str:
+        return self.family
+
+    @property
+    def first_names(self) -> str:
+        return self.given
+
+    @property
+    def birth_date(self) -> date:
+        return datetime.strptime(self.birth, "%Y%m%d").date()
 
     @property
     def label(self) -> str:
@@ -197,62 +210,14 @@ def cda(patient: Patient, title: str, author: str, body: str, when: datetime) ->
 """.encode()
 
 
-def xdm_zip(
-    patient: Patient, when: datetime, cda_title: str, cda_bytes: bytes, pdf_title: str, pdf_bytes: bytes
-) -> bytes:
-    """An IHE_XDM.ZIP (IHE ITI XDM, MSSanté profile): METADATA.XML, a CDA and a PDF, INDEX.HTM, README.TXT."""
-    cx = f"{patient.ins}^^^&amp;1.2.250.1.213.1.4.11&amp;ISO"
-    stamp = when.strftime("%Y%m%d%H%M%S")
-    info = (
-        f"<rim:Value>PID-3|{cx}</rim:Value><rim:Value>PID-5|{patient.family.upper()}^{patient.given}^^^</rim:Value>"
-        f"<rim:Value>PID-7|{patient.birth}</rim:Value><rim:Value>PID-8|{patient.sex}</rim:Value>"
-    )
-
-    def entry(number: int, title: str, mime: str, uri: str) -> str:
-        return f"""
-    <rim:ExtrinsicObject id="Document{number:02d}" mimeType="{mime}"
-        objectType="urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1">
-      <rim:Slot name="creationTime"><rim:ValueList><rim:Value>{stamp}</rim:Value></rim:ValueList></rim:Slot>
-      <rim:Slot name="languageCode"><rim:ValueList><rim:Value>fr-FR</rim:Value></rim:ValueList></rim:Slot>
-      <rim:Slot name="sourcePatientId"><rim:ValueList><rim:Value>{cx}</rim:Value></rim:ValueList></rim:Slot>
-      <rim:Slot name="sourcePatientInfo"><rim:ValueList>{info}</rim:ValueList></rim:Slot>
-      <rim:Slot name="URI"><rim:ValueList><rim:Value>{uri}</rim:Value></rim:ValueList></rim:Slot>
-      <rim:Name><rim:LocalizedString value="{title}" xml:lang="fr-FR" charset="UTF-8"/></rim:Name>
-      <rim:ExternalIdentifier id="ei{number:02d}" registryObject="Document{number:02d}" value="{cx}"
-          identificationScheme="urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427">
-        <rim:Name><rim:LocalizedString value="XDSDocumentEntry.patientId"/></rim:Name>
-      </rim:ExternalIdentifier>
-    </rim:ExtrinsicObject>"""
-
-    documents = entry(1, cda_title, "text/xml", "DOC0001.XML") + entry(2, pdf_title, "application/pdf", "DOC0002.PDF")
-    metadata = f"""<?xml version="1.0" encoding="UTF-8"?>
-<lcm:SubmitObjectsRequest xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0"
-    xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">
-  <rim:RegistryObjectList>
-    <rim:RegistryPackage id="SubmissionSet01">
-      <rim:Slot name="submissionTime"><rim:ValueList><rim:Value>{stamp}</rim:Value></rim:ValueList></rim:Slot>
-      <rim:Name><rim:LocalizedString value="Sortie d'hospitalisation - CH du Mans (démo)"/></rim:Name>
-      <rim:ExternalIdentifier id="eiSS" registryObject="SubmissionSet01" value="{cx}"
-          identificationScheme="urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446">
-        <rim:Name><rim:LocalizedString value="XDSSubmissionSet.patientId"/></rim:Name>
-      </rim:ExternalIdentifier>
-    </rim:RegistryPackage>{documents}
-  </rim:RegistryObjectList>
-</lcm:SubmitObjectsRequest>
-"""
-    index = (
-        "<html><head><title>IHE_XDM</title></head><body><p>Documents transmis par messagerie MSSanté :</p><ul>"
-        f'<li><a href="IHE_XDM/SUBSET01/DOC0001.XML">{cda_title}</a></li>'
-        f'<li><a href="IHE_XDM/SUBSET01/DOC0002.PDF">{pdf_title}</a></li></ul></body></html>'
-    )
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("INDEX.HTM", index)
-        archive.writestr("README.TXT", "Contenu au format IHE XDM (documents de santé) - données de démonstration.\r\n")
-        archive.writestr("IHE_XDM/SUBSET01/METADATA.XML", metadata)
-        archive.writestr("IHE_XDM/SUBSET01/DOC0001.XML", cda_bytes)
-        archive.writestr("IHE_XDM/SUBSET01/DOC0002.PDF", pdf_bytes)
-    return buffer.getvalue()
+def xdm_zip(patient: Patient, cda_title: str, cda_bytes: bytes, pdf_title: str, pdf_bytes: bytes) -> bytes:
+    """An IHE_XDM.ZIP (IHE ITI XDM, MSSanté profile) holding the CDA and the PDF of a discharge letter."""
+    documents = [
+        xdm.Document(cda_title, "11490-0", "Lettre de sortie", cda_bytes, "text/xml"),
+        xdm.Document(pdf_title, "11490-0", "Lettre de sortie", pdf_bytes),
+    ]
+    author = xdm.Author("Moreau", "Hélène", "810000000033", "CH du Mans (démo)", None)
+    return xdm.build_package(documents, patient, author, authority=xdm.INS_DEMO_OID)
 
 
 # --- Messages ------------------------------------------------------------------------------------
@@ -473,7 +438,7 @@ def demo_messages(now: datetime | None = None) -> list[Seed]:
                 (
                     "IHE_XDM.ZIP",
                     "application/zip",
-                    xdm_zip(JEANNE, when, letter_title, letter_cda, letter_title, letter_pdf),
+                    xdm_zip(JEANNE, letter_title, letter_cda, letter_title, letter_pdf),
                 ),
             ],
         ),

@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.header import decode_header, make_header
 from email.utils import parsedate_to_datetime
 from typing import Literal
@@ -66,7 +66,11 @@ __all__ = [
 SEEN = b"\\Seen"
 FLAGGED = b"\\Flagged"
 DELETED = b"\\Deleted"
+MDN_SENT = b"$MDNSent"  # RFC 3503: a read receipt was sent, or the user declined to send one
 SPECIAL_USE = ("\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive", "\\All", "\\Flagged")
+DRAFT = b"\\Draft"
+# "[APPENDUID <uidvalidity> <uid>]" in the APPEND response (RFC 4315).
+APPENDUID = re.compile(rb"\[APPENDUID \d+ (\d+)\]", re.IGNORECASE)
 SearchField = Literal["from", "to", "subject", "body", "text"]
 
 
@@ -324,6 +328,13 @@ class ImapStore:
             ordered = self._sorted(conn, folder, key, reverse).uids
         return [uid for uid in ordered if uid in found]
 
+    def uids_between(self, mailbox: str, folder: str, since: date, before: date) -> list[int]:
+        """UIDs of the messages that arrived from `since` to the day before `before` (SEARCH on the internal date,
+        counted by the server)."""
+        with self.pool.connection(mailbox) as conn:
+            self._select(conn, folder)
+            return sorted(conn.client.search(["SINCE", since, "BEFORE", before]))
+
     # -- one message --------------------------------------------------------------------------
 
     def raw_message(self, mailbox: str, folder: str, uid: int) -> bytes:
@@ -335,11 +346,38 @@ class ImapStore:
             raise MessageNotFound(f"message {uid} is not in {folder}")
         return response[uid][b"BODY[]"]
 
+    def flags(self, mailbox: str, folder: str, uid: int) -> frozenset[str]:
+        with self.pool.connection(mailbox) as conn:
+            self._select(conn, folder)
+            response = conn.client.get_flags([uid])
+        if uid not in response:
+            raise MessageNotFound(f"message {uid} is not in {folder}")
+        return frozenset(_text(flag) for flag in response[uid])
+
+    def reports(self, mailbox: str, folder: str, after_uid: int, since: date) -> list[bytes]:
+        """The multipart/report messages (delivery and read reports) above `after_uid` that arrived since `since`.
+
+        The Content-Type is fetched and compared here rather than searched: with fts_enforced,
+        Dovecot would answer a HEADER search from its full-text index, which may lag behind.
+        """
+        with self.pool.connection(mailbox) as conn:
+            self._select(conn, folder)
+            uids = [uid for uid in conn.client.search(["UID", f"{after_uid + 1}:*", "SINCE", since]) if uid > after_uid]
+            if not uids:
+                return []
+            headers = conn.client.fetch(uids, ["BODY.PEEK[HEADER.FIELDS (CONTENT-TYPE)]"])
+            wanted = [uid for uid, data in headers.items() if _is_report(_header_value(data, b"CONTENT-TYPE"))]
+            bodies = conn.client.fetch(wanted, ["BODY.PEEK[]"]) if wanted else {}
+        return [bodies[uid][b"BODY[]"] for uid in sorted(bodies)]
+
     def set_seen(self, mailbox: str, folder: str, uids: Iterable[int], seen: bool = True) -> None:
         self._store_flag(mailbox, folder, uids, SEEN, seen)
 
     def set_flagged(self, mailbox: str, folder: str, uids: Iterable[int], flagged: bool = True) -> None:
         self._store_flag(mailbox, folder, uids, FLAGGED, flagged)
+
+    def set_mdn_sent(self, mailbox: str, folder: str, uids: Iterable[int]) -> None:
+        self._store_flag(mailbox, folder, uids, MDN_SENT, True)
 
     def move(self, mailbox: str, folder: str, uids: Iterable[int], target: str) -> None:
         uids = sorted(set(uids))
@@ -380,6 +418,26 @@ class ImapStore:
                 self._expunge(conn, uids)
         self._forget(mailbox, trash.name, uids)
         return len(uids)
+
+    def append(self, mailbox: str, folder: str, raw: bytes, flags: Sequence[bytes] = ()) -> int | None:
+        """Store a message (a draft, a sent copy) in the folder; its UID when the server tells it (UIDPLUS)."""
+        with self.pool.connection(mailbox) as conn:
+            try:
+                response = conn.client.append(folder, raw, flags=flags)
+            except IMAPClient.Error as error:
+                raise FolderNotFound(f"cannot append to {folder!r} in {mailbox}") from error
+        found = APPENDUID.search(response or b"")
+        return int(found.group(1)) if found else None
+
+    def discard(self, mailbox: str, folder: str, uids: Iterable[int]) -> None:
+        """Expunge for good, without a stop in the Trash: a draft replaced by its newer version, or sent."""
+        uids = sorted(set(uids))
+        if not uids:
+            return
+        with self.pool.connection(mailbox) as conn:
+            self._select(conn, folder)
+            self._expunge(conn, uids)
+        self._forget(mailbox, folder, uids)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -727,6 +785,10 @@ def _header_value(data: dict, name: bytes) -> str:
             match = re.search(rf"^{name.decode()}:(.*(?:\r?\n[ \t].*)*)", text, re.IGNORECASE | re.MULTILINE)
             return " ".join(match.group(1).split()) if match else ""
     return ""
+
+
+def _is_report(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == "multipart/report"
 
 
 def _header_date(value: str) -> datetime | None:

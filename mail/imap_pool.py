@@ -14,6 +14,8 @@ from typing import Literal, Protocol
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
+from portal.tls import verified_tls_context
+
 log = logging.getLogger(__name__)
 
 Security = Literal["starttls", "tls", "plain"]
@@ -44,11 +46,7 @@ class ImapServer:
     timeout_seconds: float = 30.0
 
     def tls_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.ca_file)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.check_hostname = True
-        context.verify_mode = ssl.CERT_REQUIRED
-        return context
+        return verified_tls_context(self.ca_file)
 
 
 class Credential(Protocol):

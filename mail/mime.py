@@ -225,7 +225,8 @@ def _subject(part: EmailPart) -> tuple[str, bool]:
 # --- parts -------------------------------------------------------------------------------
 
 
-def _filename(part: EmailPart, content_type: str) -> str:
+def attachment_filename(part: EmailPart, content_type: str) -> str:
+    """The part's file name, made safe to show and to save: no path, no control or bidi characters."""
     try:
         name = part.get_filename() or ""
     except Exception:
@@ -383,7 +384,7 @@ class _Walk:
         content_id = (part.get("content-id") or "").strip().strip("<>").strip() or None
         self.attachments.append(
             Attachment(
-                filename=_filename(part, content_type),
+                filename=attachment_filename(part, content_type),
                 content_type=content_type,
                 size=len(data),
                 content_id=content_id,

@@ -20,6 +20,7 @@ class RecipientStatus:
     status: str  # enhanced status code, e.g. 5.1.1 (RFC 3463)
     diagnostic: str | None
     remote_mta: str | None
+    original_recipient: str | None = None  # as the sender wrote it, when the server says so
 
     @property
     def failed(self) -> bool:
@@ -63,7 +64,8 @@ def delivery_report(blocks: list[Fields]) -> DeliveryReport:
     head = blocks[0] if blocks else []
     recipients = []
     for block in blocks[1:]:
-        recipient = _typed(_field(block, "final-recipient")) or _typed(_field(block, "original-recipient"))
+        original = _typed(_field(block, "original-recipient"))
+        recipient = _typed(_field(block, "final-recipient")) or original
         if recipient is None and _field(block, "action") is None:
             continue  # an empty block left by stray blank lines
         recipients.append(
@@ -73,6 +75,7 @@ def delivery_report(blocks: list[Fields]) -> DeliveryReport:
                 status=(_field(block, "status") or "").split(" ")[0],
                 diagnostic=_typed(_field(block, "diagnostic-code")),
                 remote_mta=_typed(_field(block, "remote-mta")),
+                original_recipient=original.strip("<>") if original else None,
             )
         )
     return DeliveryReport(

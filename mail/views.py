@@ -6,21 +6,25 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from htmx_flask import request as htmx_request
 from itsdangerous import BadData, URLSafeTimedSerializer
 from wtforms import SelectChoice
 
-from mail import mailboxes
-from mail.forms import DelegateForm, MailboxForm, MailboxSettingsForm, SearchForm
-from mail.imap import Page, SearchNotReady, SortKey
+from mail import mailboxes, receipts
+from mail.access import sending_mailboxes
+from mail.compose import Draft, Part, addresses
+from mail.forms import ComposeForm, DelegateForm, MailboxForm, MailboxSettingsForm, PatientDocumentForm, SearchForm
+from mail.imap import SortKey
 from mail.mime import parse_message
-from mail.models import MailboxKind
+from mail.models import DeliveryStatus, MailboxKind, SentRecipient
 from mail.remote import RemoteRefused, fetch_image
 from mail.render import FrameCache, inline_images, render_body
 from mail.sanitize import frame_document
-from mail.service import INBOX, PAGE_SIZE, MailUnavailable, Opened, Webmail
+from mail.service import INBOX, DocumentRefused, MailUnavailable, NotSent, Opened, Saved, Webmail
 from portal import database
 from portal.htmx import render_page_or_fragment
 from portal.security import limiter, public
+from portal.smtp import SendFailed
 
 bp = Blueprint("mail", __name__)
 
@@ -77,6 +81,16 @@ def disposition_label(disposition: str) -> str:
     return str(DISPOSITION_LABELS.get(disposition, disposition))
 
 
+@bp.app_template_global()
+def receipt_label(recipient: SentRecipient) -> str:
+    if recipient.status is DeliveryStatus.FAILED:
+        return _("Échec : %(reason)s", reason=recipient.reason or _("raison non indiquée"))
+    return recipient.status.label
+
+
+bp.add_app_template_global(receipts.overall, "receipt_overall")
+
+
 @bp.context_processor
 def _inline_types() -> dict:
     return {"inline_types": INLINE_TYPES}
@@ -86,7 +100,8 @@ def _webmail() -> Webmail:
     store = current_app.extensions.get("mail.store")
     if store is None:
         abort(503)
-    return Webmail(database.session(), store, current_user._get_current_object())
+    settings = current_app.config["PORTAL_SETTINGS"]
+    return Webmail(database.session(), store, current_user._get_current_object(), settings)
 
 
 def _opened(webmail: Webmail, mailbox_id: int, folder: str) -> Opened:
@@ -122,7 +137,7 @@ def folder(mailbox_id: int, folder: str):
     return render_page_or_fragment(
         "mail/folder.html", "mail/partials/message_list.html",
         opened=opened, switcher=webmail.switcher(), page=page, sort=sort, order="desc" if reverse else "asc",
-        search_form=SearchForm(), searching=False, health_data=True,
+        search_form=SearchForm(), searching=False, tracked=webmail.tracked(opened, page), health_data=True,
     )
 
 
@@ -134,14 +149,12 @@ def search(mailbox_id: int, folder: str):
     form = SearchForm()
     if not form.validate_on_submit():
         return redirect(url_for("mail.folder", mailbox_id=mailbox_id, folder=folder))
-    try:
-        page, index_pending = webmail.search(opened, form.q.data, form.page.data or 1), False
-    except SearchNotReady:
-        page, index_pending = Page(envelopes=(), total=0, number=1, size=PAGE_SIZE), True
+    found = webmail.search(opened, form.q.data, form.page.data or 1)
     return render_page_or_fragment(
         "mail/folder.html", "mail/partials/message_list.html",
-        opened=opened, switcher=webmail.switcher(), page=page, sort="date", order="desc",
-        search_form=form, searching=True, index_pending=index_pending, health_data=True,
+        opened=opened, switcher=webmail.switcher(), page=found.page, sort="date", order="desc",
+        search_form=form, searching=True, index_pending=found.index_pending,
+        tracked=webmail.tracked(opened, found.page), health_data=True,
     )
 
 
@@ -239,6 +252,22 @@ def message_flags(mailbox_id: int, folder: str, uid: int):
     return redirect(url_for("mail.message", mailbox_id=mailbox_id, folder=folder, uid=uid))
 
 
+@bp.post("/mail/<int:mailbox_id>/read-receipt/<int:uid>/<path:folder>")
+def read_receipt(mailbox_id: int, folder: str, uid: int):
+    webmail = _webmail()
+    opened = _opened(webmail, mailbox_id, folder)
+    send = request.form.get("send") == "1"
+    try:
+        webmail.answer_read_receipt(opened, uid, send)
+    except LookupError:
+        abort(404)
+    except SendFailed as error:
+        flash(_("L'accusé de lecture n'a pas pu être envoyé : %(reason)s", reason=str(error)), "error")
+    else:
+        flash(_("Accusé de lecture envoyé.") if send else _("Aucun accusé de lecture ne sera envoyé."), "success")
+    return redirect(url_for("mail.message", mailbox_id=mailbox_id, folder=folder, uid=uid))
+
+
 @bp.post("/mail/<int:mailbox_id>/move/<int:uid>/<path:folder>")
 def message_move(mailbox_id: int, folder: str, uid: int):
     webmail = _webmail()
@@ -265,6 +294,153 @@ def trash_empty(mailbox_id: int):
     removed = _webmail().empty_trash(mailbox_id)
     flash(_("Corbeille vidée : %(count)d message(s) supprimé(s) définitivement.", count=removed), "success")
     return redirect(url_for("mail.folder", mailbox_id=mailbox_id, folder=INBOX))
+
+
+# Writing
+
+
+@bp.get("/mail/<int:mailbox_id>/compose")
+def compose(mailbox_id: int):
+    webmail = _webmail()
+    return _editor(webmail, webmail.sender(mailbox_id), Draft(), None)
+
+
+@bp.get("/mail/<int:mailbox_id>/draft/<int:uid>")
+def draft(mailbox_id: int, uid: int):
+    webmail = _webmail()
+    mailbox = webmail.sender(mailbox_id)
+    try:
+        saved = webmail.open_draft(mailbox, uid)
+    except LookupError:
+        abort(404)
+    return _editor(webmail, mailbox, saved, uid)
+
+
+@bp.post("/mail/<int:mailbox_id>/compose")
+def compose_save(mailbox_id: int):
+    """Save (the button, or the editor's autosave through htmx) or send; a failed send keeps the draft."""
+    webmail = _webmail()
+    # Where the saved version is: the sender chosen at the last save, which the editor may have changed since.
+    origin = webmail.sender(request.form.get("draft_mailbox_id", mailbox_id, type=int))
+    form = ComposeForm()
+    previous_uid = int(form.draft_uid.data) if (form.draft_uid.data or "").isdigit() else None
+    try:
+        previous = webmail.open_draft(origin, previous_uid) if previous_uid else Draft()
+    except LookupError:  # sent or deleted from another window meanwhile: this version starts afresh
+        previous, previous_uid = Draft(), None
+    _fill_compose_choices(webmail, form, previous)
+    if not form.validate_on_submit():
+        return _editor(webmail, origin, previous, previous_uid, form=form), 400
+    mailbox = webmail.sender(form.mailbox_id.data)
+    written = Draft(
+        to=addresses(form.to.data or ""),
+        cc=addresses(form.cc.data or ""),
+        subject=form.subject.data or "",
+        body=form.body.data or "",
+        html=form.html.data,
+        attachments=tuple(previous.attachments[i] for i in form.keep.data or () if i < len(previous.attachments))
+        + tuple(Part(f.filename or "piece-jointe", f.mimetype or "application/octet-stream", f.read())
+                for f in form.files.data or () if f.filename),
+        in_reply_to=previous.in_reply_to,
+        references=previous.references,
+        read_receipt=form.read_receipt.data,
+        closed_to_replies=form.closed_to_replies.data,
+        message_id=previous.message_id,
+    )  # fmt: skip
+    replaces = Saved(origin, previous_uid) if previous_uid else None
+    if request.form.get("action") == "send":
+        try:
+            webmail.send(mailbox, written, replaces)
+        except NotSent as failure:
+            return _editor(webmail, mailbox, written, failure.draft_uid, form=form, failure=failure), 422
+        flash(_("Message envoyé."), "success")
+        return redirect(url_for("mail.folder", mailbox_id=mailbox.id, folder=INBOX))
+    saved, uid = webmail.save_draft(mailbox, written, replaces)
+    if htmx_request.htmx:
+        return _editor(webmail, mailbox, saved, uid, form=form, fragment=True)
+    flash(_("Brouillon enregistré dans « Brouillons »."), "success")
+    return redirect(url_for("mail.draft", mailbox_id=mailbox.id, uid=uid)) if uid else redirect(url_for("mail.index"))
+
+
+@bp.route("/mail/<int:mailbox_id>/patient-document", methods=["GET", "POST"])
+def patient_document(mailbox_id: int):
+    """Find the usager (the words are posted, never in the URL), then turn their PDF into a draft to address."""
+    webmail = _webmail()
+    mailbox = webmail.sender(mailbox_id)
+    form = PatientDocumentForm()
+    found = webmail.patients(form.q.data or "") if request.method == "POST" else []
+    chosen = webmail.patient(form.ins.data) if form.ins.data else None  # the choice survives a new search
+    candidates = {p.ins: p for p in ([chosen] if chosen else []) + found}.values()
+    form.ins.choices = [SelectChoice(p.ins, p.display_name) for p in candidates if p.qualified]
+    unqualified = [p for p in found if not p.qualified]
+    failure = None
+    if request.form.get("action") == "prepare" and form.validate_on_submit():
+        upload = form.file.data
+        pdf = Part(upload.filename or "document.pdf", "application/pdf", upload.read())
+        try:
+            _draft, uid = webmail.patient_document(mailbox, form.ins.data, form.type_code.data, form.title.data or "", pdf)
+        except DocumentRefused as refused:
+            failure = str(refused)
+        else:
+            flash(_("Le document est joint : ajoutez les destinataires puis envoyez."), "success")
+            return redirect(url_for("mail.draft", mailbox_id=mailbox.id, uid=uid)) if uid else redirect(
+                url_for("mail.folder", mailbox_id=mailbox.id, folder="Drafts")
+            )
+    status = 422 if failure or (request.form.get("action") == "prepare" and form.errors) else 200
+    return render_template(
+        "mail/patient_document.html", mailbox=mailbox, form=form, unqualified=unqualified, failure=failure,
+        searched=request.method == "POST", health_data=True,
+    ), status  # fmt: skip
+
+
+RESPONSES = {
+    "reply": lambda webmail, opened, uid: webmail.reply(opened, uid, everyone=False),
+    "reply_all": lambda webmail, opened, uid: webmail.reply(opened, uid, everyone=True),
+    "forward": lambda webmail, opened, uid: webmail.forward(opened, uid, as_attachment=False),
+    "forward_attachment": lambda webmail, opened, uid: webmail.forward(opened, uid, as_attachment=True),
+}
+
+
+@bp.post("/mail/<int:mailbox_id>/respond/<int:uid>/<path:folder>")
+def respond(mailbox_id: int, folder: str, uid: int):
+    """Reply or forward: the answer starts as a draft of the same mailbox, opened in the editor."""
+    webmail = _webmail()
+    opened = _opened(webmail, mailbox_id, folder)
+    mailbox = webmail.sender(mailbox_id)
+    how = RESPONSES.get(request.form.get("how", "")) or abort(400)
+    try:
+        written = how(webmail, opened, uid)
+    except LookupError:
+        abort(404)
+    _saved, draft_uid = webmail.save_draft(mailbox, written)
+    if draft_uid is None:  # a server without UIDPLUS: the draft is in Drafts, to be opened from there
+        return redirect(url_for("mail.folder", mailbox_id=mailbox.id, folder="Drafts"))
+    return redirect(url_for("mail.draft", mailbox_id=mailbox.id, uid=draft_uid))
+
+
+def _fill_compose_choices(webmail: Webmail, form: ComposeForm, draft: Draft) -> None:
+    form.mailbox_id.choices = [
+        SelectChoice(m.id, f"{m.display_name} <{m.address}>") for m in sending_mailboxes(webmail.db, webmail.actor)
+    ]
+    form.keep.choices = [SelectChoice(i, part.filename) for i, part in enumerate(draft.attachments)]
+
+
+def _editor(webmail: Webmail, mailbox, written: Draft, draft_uid: int | None, *, form: ComposeForm | None = None,
+            failure: NotSent | None = None, fragment: bool = False):  # fmt: skip
+    """The editor on `written`, saved as `draft_uid`; a posted form keeps what the user typed."""
+    if form is None:
+        form = ComposeForm(formdata=None, mailbox_id=mailbox.id, to=", ".join(written.to), cc=", ".join(written.cc),
+                           subject=written.subject, body=written.body, html=written.html,
+                           read_receipt=written.read_receipt, closed_to_replies=written.closed_to_replies)  # fmt: skip
+    _fill_compose_choices(webmail, form, written)
+    form.mailbox_id.data = mailbox.id
+    form.keep.data = list(range(len(written.attachments)))
+    form.draft_uid.data = str(draft_uid) if draft_uid else ""
+    context = {
+        "mailbox": mailbox, "form": form, "attachments": written.attachments, "failure": failure, "health_data": True,
+        "max_bytes": webmail.settings.mail_max_message_bytes,
+    }  # fmt: skip
+    return render_template("mail/partials/draft_state.html" if fragment else "mail/compose.html", **context)
 
 
 # Administration

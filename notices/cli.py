@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,7 +15,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from notices import import_service, importer, issuing, letters, proof, rendering, texts
+from notices import import_service, importer, issuing, letters, outbox, proof, rendering, texts
 from notices import plan as notice_plan
 from notices.models import Usager
 from portal import database
@@ -204,3 +206,14 @@ def export_command(finess: str, local_id: str, directory: Path) -> None:
         raise click.UsageError(f"--usager : aucun usager {local_id} dans l'établissement {finess}.")
     for path in proof.export(db, establishment, usager.id, directory):
         click.echo(path)
+
+
+@click.command("worker")
+def worker_command() -> None:
+    """Prepare and send the notices of batches (the outbox) until stopped; several may run at once on PostgreSQL."""
+    stop = threading.Event()
+    # SIGTERM (systemd, docker stop) ends the loop between two notices; SIGKILL loses nothing either.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    settings = current_app.config["PORTAL_SETTINGS"]
+    done = outbox.work(current_app.extensions["database"].sessionmaker, settings, stop=stop)
+    click.echo(f"{done} notice(s) traitée(s).")

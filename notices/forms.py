@@ -1,5 +1,5 @@
-"""Forms of the usager pages (search, a usager with their representatives, the import of a DUI file) and of the
-notice texts editor."""
+"""Forms of the usager pages (search, a usager with their representatives, the import of a DUI file), of the
+notice texts editor and of the DUIs' access to the API."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ from notices.models import (
 )
 from notices.service import RepresentativeData, UsagerData
 from portal import ins
+from portal.models import Establishment
 
 # Statuses reached by querying the INSi teleservice, which returns the matricule.
 STATUSES_WITH_INS = (IdentityStatus.RECUPEREE, IdentityStatus.QUALIFIEE)
@@ -246,3 +247,37 @@ class NoticeTextForm(FlaskForm):
     body = TextAreaField(_l("Texte de la notice"), validators=[DataRequired(_l("Saisissez le texte."))])
     # Preview only: shows the text as a curator (who gets a copy for information) reads it.
     preview_curator = BooleanField(_l("Aperçu pour un curateur (copie pour information, sans droit d'agir)"))
+
+
+class DuiClientForm(FlaskForm):
+    # Choices are the actor's establishments, set by the view.
+    establishment_id = SelectField(_l("Établissement"), coerce=int, choices=[])
+    name = StringField(
+        _l("Nom du DUI (il signe ses appels dans le journal d'audit)"),
+        validators=[DataRequired(_l("Nommez ce DUI.")), Length(max=100)],
+    )
+
+
+class BatchForm(FlaskForm):
+    """The selection of a batch; the preview carries it back in hidden fields, the ids file as `local_ids`."""
+
+    # Choices are the actor's establishments, set by the view, which drops the field when there is only one.
+    establishment_id = SelectField(_l("Établissement"), coerce=int, choices=[])
+    not_informed = BooleanField(_l("Seulement les destinataires pas encore informés pendant le suivi actuel"))
+    admitted_from = DateField(_l("Admis à partir du"), validators=[Optional()])
+    admitted_to = DateField(_l("Admis jusqu'au"), validators=[Optional()])
+    ids_file = FileField(_l("Liste d'identifiants de dossier (CSV, première colonne)"))
+    local_ids = HiddenField()
+    confirm = HiddenField()
+
+    def validate_admitted_to(self, field) -> None:
+        if field.data and self.admitted_from.data and field.data < self.admitted_from.data:
+            raise ValidationError(_l("La fin de la période précède son début."))
+
+
+def offer_establishments(form: ImportForm | BatchForm, establishments: list[Establishment]) -> None:
+    """The choice of establishment is shown only to someone who registers usagers in several."""
+    if len(establishments) > 1:
+        form.establishment_id.choices = [SelectChoice(e.id, e.name) for e in establishments]
+    else:
+        del form.establishment_id

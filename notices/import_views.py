@@ -6,10 +6,9 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
-from wtforms import SelectChoice
 
 from notices import import_drafts, import_service, importer, service
-from notices.forms import ImportForm
+from notices.forms import ImportForm, offer_establishments
 from notices.views import bp
 from portal import database
 from portal.access import PermissionDenied
@@ -38,7 +37,7 @@ def _too_large(error: RequestEntityTooLarge):
     if not establishments:
         return error
     form = ImportForm(formdata=None)
-    _offer_establishments(form, establishments)
+    offer_establishments(form, establishments)
     form.file.errors = [_("Le fichier dépasse %(size)d Mo.", size=importer.MAX_BYTES // MEGABYTE)]
     return _form_page(form), 413
 
@@ -49,7 +48,7 @@ def usager_import():
     if not establishments:
         raise PermissionDenied("notices.usager_import")
     form = ImportForm()
-    _offer_establishments(form, establishments)
+    offer_establishments(form, establishments)
     if form.validate_on_submit():
         establishment_id = form.establishment_id.data if len(establishments) > 1 else establishments[0].id
         upload = form.file.data
@@ -117,11 +116,3 @@ def _form_page(form: ImportForm) -> str:
         max_rows=importer.MAX_ROWS,
         health_data=True,
     )
-
-
-def _offer_establishments(form: ImportForm, establishments: list[Establishment]) -> None:
-    """The choice of establishment is shown only to someone who registers usagers in several."""
-    if len(establishments) > 1:
-        form.establishment_id.choices = [SelectChoice(e.id, e.name) for e in establishments]
-    else:
-        del form.establishment_id

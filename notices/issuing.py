@@ -19,9 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notices import letters, links, proof, rendering, service, texts
-from notices.models import GIVEN_STATUSES, Notice, NoticeStatus, OppositionLink, Representative, Usager
+from notices.models import GIVEN_STATUSES, Notice, NoticeStatus, OppositionLink, OutboxItem, Representative, Usager
 from notices.plan import Addressee
-from notices.smtp import SendFailed, SmtpServer, send
+from portal.smtp import SendFailed, operator_server, send
 from portal.access import PermissionDenied
 from portal.audit.service import FAILURE, SUCCESS, record
 from portal.database import utcnow
@@ -30,6 +30,8 @@ from portal.settings import Settings
 
 PDF = "application/pdf"
 EML = "message/rfc822"
+# The channels whose notices leave through the operator's SMTP server.
+SENT_BY_SMTP = frozenset({"email", "mssante"})
 # The statuses a staff member sets by hand, and the channel each belongs to.
 MANUAL_STATUSES = {NoticeStatus.PRINTED: "courrier", NoticeStatus.HANDED_OVER: "remise_en_main_propre"}
 _REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L: read aloud on the phone
@@ -37,10 +39,6 @@ _REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L: read al
 
 class NotAllowed(Exception):
     """A choice the plan does not allow (or no choice at all); nothing was issued."""
-
-
-class ChannelUnavailable(Exception):
-    """A channel the plan allows but the portal cannot use yet (Mon espace santé messaging)."""
 
 
 @dataclass(frozen=True)
@@ -88,11 +86,8 @@ def issue(
     allowed = plan_choices(usager, service.plan_for(usager))
     if not choices or any(choice not in allowed for choice in choices):
         raise NotAllowed()
-    if any(choice.channel == "mssante" for choice in choices):
-        raise ChannelUnavailable()
-    today = datetime.now(ZoneInfo("Europe/Paris")).date()
     notices = [
-        _prepare(db, actor, usager, choice, allowed[choice], base_url=base_url, settings=settings, today=today)
+        prepare(db, actor, usager, choice, allowed[choice], base_url=base_url, settings=settings)
         for choice in dict.fromkeys(choices)
     ]
     db.commit()
@@ -100,34 +95,44 @@ def issue(
 
 
 def send_email(db: Session, notice: Notice, settings: Settings) -> None:
-    """Send a prepared (or failed) e-mail notice; its status says how it went. Committed.
+    """Send a prepared (or failed) e-mail or MSSanté notice; its status says how it went. Committed.
 
     The notice's row stays locked from the status check to the commit (PostgreSQL): a second
     sender (a double click on "Renvoyer", `portal notices send-pending`) waits, then finds it sent.
     """
-    if notice.channel != "email":
+    if notice.channel not in SENT_BY_SMTP:
         return
     db.refresh(notice, with_for_update=True)
     if notice.status not in (NoticeStatus.PREPARED, NoticeStatus.FAILED):
         db.commit()
         return
     try:
-        if not settings.smtp_host:
-            raise SendFailed("aucun serveur d'envoi n'est configuré (PORTAL_SMTP_HOST)")
-        send(_smtp_server(settings), notice.content, sender=settings.notice_sender, recipient=notice.recipient_address)
+        transmit(notice, settings)
     except SendFailed as error:
-        _set_status(db, notice, NoticeStatus.FAILED, failure_reason=str(error))
-        record(db, "notices.notice_failed", outcome=FAILURE, target=_target(notice), detail={"reason": str(error)})
+        set_status(db, notice, NoticeStatus.FAILED, failure_reason=str(error))
     else:
-        _set_status(db, notice, NoticeStatus.SENT)
-        record(db, "notices.notice_sent", outcome=SUCCESS, target=_target(notice))
+        set_status(db, notice, NoticeStatus.SENT)
+    prove_status(db, notice)
     db.commit()
 
 
+def transmit(notice: Notice, settings: Settings) -> None:
+    """Hand the notice's exact bytes to the operator's SMTP server; SendFailed says why not."""
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    server = operator_server(settings, username=settings.smtp_username, password=password)
+    send(server, notice.content, sender=settings.notice_sender, recipients=[notice.recipient_address])
+
+
 def send_pending(db: Session, settings: Settings) -> list[Notice]:
-    """Send the e-mail notices still prepared: those whose request ended before sending them (a crash, a restart)."""
+    """Send the notices still prepared whose request ended before sending them (a crash, a restart).
+
+    Those of a batch are left to its outbox: its worker may be sending them at this moment.
+    """
+    in_outbox = select(OutboxItem.id).where(OutboxItem.notice_id == Notice.id).exists()
     pending = db.scalars(
-        select(Notice).where(Notice.channel == "email", Notice.status == NoticeStatus.PREPARED).order_by(Notice.id)
+        select(Notice)
+        .where(Notice.channel.in_(SENT_BY_SMTP), Notice.status == NoticeStatus.PREPARED, ~in_outbox)
+        .order_by(Notice.id)
     ).all()
     for notice in pending:
         send_email(db, notice, settings)
@@ -148,7 +153,8 @@ def mark(db: Session, actor: User, notice: Notice, status: NoticeStatus) -> None
         raise PermissionDenied("notices.mark")
     if MANUAL_STATUSES.get(status) != notice.channel or notice.status != NoticeStatus.PREPARED:
         raise NotAllowed()
-    _set_status(db, notice, status, actor=actor)
+    set_status(db, notice, status, actor=actor)
+    proof.append(db, notice.usager.establishment, notice.usager_id, proof.notice_event(notice, "notice_status", actor))
     record(db, "notices.notice_marked", outcome=SUCCESS, actor=actor, target=_target(notice), detail={"status": status})
     db.commit()
 
@@ -189,17 +195,10 @@ def information_status(usager: Usager, plan: list[Addressee], notices: list[Noti
     return statuses
 
 
-def _prepare(
-    db: Session,
-    actor: User,
-    usager: Usager,
-    choice: Choice,
-    addressee: Addressee,
-    *,
-    base_url: str,
-    settings: Settings,
-    today: date,
+def prepare(
+    db: Session, actor: User, usager: Usager, choice: Choice, addressee: Addressee, *, base_url: str, settings: Settings
 ) -> Notice:
+    """Render the notice (its Message-ID fixed for good), its link and its proof record, in the caller's transaction."""
     representative = next((r for r in usager.representatives if r.id == choice.representative_id), None)
     person = representative or usager
     text = texts.version_for_notice(db, usager.establishment_id, addressee.variant)
@@ -218,7 +217,7 @@ def _prepare(
         body=text.body,
         link=links.link_url(settings.public_url or base_url, token),
         reference=reference,
-        issued_on=today,
+        issued_on=datetime.now(ZoneInfo("Europe/Paris")).date(),
         may_oppose=addressee.may_oppose,
     )
     notice = Notice(
@@ -235,15 +234,22 @@ def _prepare(
         issuer=actor,
         issuer_label=actor.email,
     )
-    if choice.channel == "email":
-        notice.recipient_address = person.email
+    if choice.channel in SENT_BY_SMTP:
         notice.message_id = make_msgid(idstring=reference, domain=settings.notice_sender.rpartition("@")[2])
-        message = rendering.render_email(
-            content,
-            from_addr=Address(usager.establishment.name, addr_spec=settings.notice_sender),
-            to_addr=Address(person.display_name, addr_spec=person.email),
-            message_id=notice.message_id,
-        )
+        from_addr = Address(usager.establishment.name, addr_spec=settings.notice_sender)
+        if choice.channel == "mssante":
+            message = rendering.render_mssante_message(
+                content, from_addr=from_addr, ins_matricule=usager.ins, message_id=notice.message_id, nil=settings.mss_nil
+            )
+            notice.recipient_address = message["To"].addresses[0].addr_spec
+        else:
+            notice.recipient_address = person.email
+            message = rendering.render_email(
+                content,
+                from_addr=from_addr,
+                to_addr=Address(person.display_name, addr_spec=person.email),
+                message_id=notice.message_id,
+            )
         message["Date"] = format_datetime(datetime.now(UTC))
         notice.content, notice.content_type = message.as_bytes(), EML
     else:
@@ -270,9 +276,10 @@ def _prepare(
     return notice
 
 
-def _set_status(
+def set_status(
     db: Session, notice: Notice, status: NoticeStatus, *, actor: User | None = None, failure_reason: str = ""
 ) -> None:
+    """Change the notice's status in the caller's transaction; its proof record is prove_status()'s, or mark()'s."""
     now = utcnow()
     notice.status, notice.status_changed_at, notice.failure_reason = status, now, failure_reason
     timestamp = {
@@ -282,19 +289,16 @@ def _set_status(
         NoticeStatus.HANDED_OVER: "handed_over_at",
     }[status]
     setattr(notice, timestamp, now)
-    event = proof.notice_event(notice, "notice_status", actor)
-    proof.append(db, notice.usager.establishment, notice.usager_id, event)
 
 
-def _smtp_server(settings: Settings) -> SmtpServer:
-    return SmtpServer(
-        host=settings.smtp_host,
-        port=settings.smtp_port,
-        starttls=settings.smtp_starttls,
-        username=settings.smtp_username,
-        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-        timeout_seconds=settings.smtp_timeout_seconds,
-    )
+def prove_status(db: Session, notice: Notice) -> None:
+    """The proof record and the audit line of a sending's outcome, in the caller's transaction."""
+    proof.append(db, notice.usager.establishment, notice.usager_id, proof.notice_event(notice, "notice_status"))
+    if notice.status == NoticeStatus.SENT:
+        record(db, "notices.notice_sent", outcome=SUCCESS, target=_target(notice))
+    else:
+        detail = {"reason": notice.failure_reason}
+        record(db, "notices.notice_failed", outcome=FAILURE, target=_target(notice), detail=detail)
 
 
 def _paris_date(moment: datetime) -> date:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+import json
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Enum, ForeignKey, LargeBinary, String, Text, UniqueConstraint, event
+from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal.database import Base, utcnow
@@ -338,3 +339,85 @@ class ProofRecord(Base):
     # ASCII-armoured detached OpenPGP signature of record_hash, by the establishment's key.
     signature: Mapped[str] = mapped_column(Text)
     key_fingerprint: Mapped[str] = mapped_column(String(64))
+
+
+class DuiClient(Base):
+    """A DUI allowed to ask the DMP status of one establishment's usagers; only the SHA-256 of its token is kept."""
+
+    __tablename__ = "dui_clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    establishment_id: Mapped[int] = mapped_column(ForeignKey("establishments.id"), index=True)
+    # Names the client in the audit log: "DUI Cegi, serveur de production".
+    name: Mapped[str] = mapped_column(String(100))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    establishment: Mapped[Establishment] = relationship()
+
+
+class NoticeBatch(Base):
+    """Notices issued at once to a selection of an establishment's usagers; its outbox rows are the work to do."""
+
+    __tablename__ = "notice_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    establishment_id: Mapped[int] = mapped_column(ForeignKey("establishments.id"), index=True)
+    # Who launched it: the issuer of its notices, as if they had issued them one by one.
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The selection's criteria as JSON (notices.batches.Selection.as_json), for the batch's pages.
+    selection: Mapped[str] = mapped_column(Text)
+    # Where the opposition links point when PORTAL_PUBLIC_URL is unset: the URL the batch was launched from.
+    base_url: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    establishment: Mapped[Establishment] = relationship()
+    created_by: Mapped[User] = relationship()
+
+    @property
+    def criteria(self) -> dict:
+        return json.loads(self.selection)
+
+
+class OutboxState(enum.StrEnum):
+    """Where one notice of a batch stands; see notices.outbox for the transitions."""
+
+    PENDING = "pending"  # to prepare and send
+    CLAIMED = "claimed"  # a worker holds it (its lease: claimed_at)
+    ACCEPTED = "accepted"  # the SMTP server took the message; its proof record is still to write
+    SENT = "sent"  # done: sent (e-mail, MSSanté) or ready in the batch's print file (letter)
+    FAILED = "failed"  # a temporary failure: tried again at next_attempt_at
+    PERMANENT = "permanent"  # refused for good (5xx, too many attempts, no longer in the plan)
+
+
+class OutboxItem(Base):
+    """One notice to prepare and send: an addressee of a usager by one channel, in one batch."""
+
+    __tablename__ = "notice_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("notice_batches.id", ondelete="CASCADE"), index=True)
+    usager_id: Mapped[int] = mapped_column(ForeignKey("usagers.id", ondelete="CASCADE"))
+    # None when the addressee is the usager.
+    representative_id: Mapped[int | None] = mapped_column(ForeignKey("representatives.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(30))
+    # Set when the notice is prepared, in the same transaction: its Message-ID is fixed from then on.
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), unique=True)
+    state: Mapped[OutboxState] = mapped_column(_enum(OutboxState, 10), default=OutboxState.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str] = mapped_column(String(100), default="")
+    claimed_at: Mapped[datetime | None]
+    # The server's reply (or why it could not be reached) at the last failed attempt.
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    finished_at: Mapped[datetime | None]
+
+    batch: Mapped[NoticeBatch] = relationship()
+    usager: Mapped[Usager] = relationship()
+    notice: Mapped[Notice | None] = relationship()
+
+
+Index("ix_notice_outbox_state_next_attempt_at", OutboxItem.state, OutboxItem.next_attempt_at)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import re
 from datetime import date, datetime
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
@@ -12,6 +10,7 @@ from flask_babel import gettext as _
 from notices import oppositions, rendering, texts
 from notices.models import OppositionLink
 from portal import database
+from portal.redaction import redact_request_logs
 from portal.security import limiter, public
 
 bp = Blueprint("notices_public", __name__, url_prefix="/o")
@@ -19,25 +18,8 @@ RATE_LIMIT = "30/minute"
 # The session remembers which link was opened and whether its birth date was typed right, so the
 # token appears in one URL only, which redirects at once: not in the history of the next pages.
 LINK_KEY, CHECKED_KEY = "opposition_link", "opposition_link_checked"
-_TOKEN_IN_PATH = re.compile(r"/o/[^\s/?\"]+")
-
-
-class RedactLinkTokens(logging.Filter):
-    """Request logs (the development server's, the live server of the tests) show /o/… instead of the token."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(_redact(a) if isinstance(a, str) else a for a in record.args)
-        if isinstance(record.msg, str):
-            record.msg = _redact(record.msg)
-        return True
-
-
-def _redact(text: str) -> str:
-    return _TOKEN_IN_PATH.sub("/o/…", text)
-
-
-logging.getLogger("werkzeug").addFilter(RedactLinkTokens())
+# The token is the key to the link: request logs show /o/… instead.
+redact_request_logs(r"/o/[^\s/?\"]+", "/o/…")
 
 
 @bp.get("/<token>")

@@ -163,10 +163,13 @@ def render_html_document(content: NoticeContent) -> str:
     )
 
 
-def render_mssante_message(content: NoticeContent, *, from_addr: str | Address, ins_matricule: str, message_id: str):
+def render_mssante_message(
+    content: NoticeContent, *, from_addr: str | Address, ins_matricule: str, message_id: str, nil: str
+):
     """The notice to the usager's Mon espace santé messaging, closed to replies (X-MSS-MES: FIN).
 
-    The address is built from the INS matricule, which the caller gives only for a qualified identity.
+    The address is built from the INS matricule, which the caller gives only for a qualified identity;
+    `nil` is the product's reference (X-MSS-NIL), which MSSanté asks of every message.
     """
     matricule, _kind = ins.validate(ins_matricule)
     return render_email(
@@ -174,7 +177,7 @@ def render_mssante_message(content: NoticeContent, *, from_addr: str | Address, 
         from_addr=from_addr,
         to_addr=f"{matricule}@{MSSANTE_CITIZEN_DOMAIN}",
         message_id=message_id,
-        extra_headers=(("X-MSS-MES", "FIN"),),
+        extra_headers=(("X-MSS-NIL", nil), ("X-MSS-MES", "FIN")),
     )
 
 

@@ -13,6 +13,7 @@ from notices import plan as notice_plan
 from notices.models import IdentityStatus, Protection, Representative, RepresentativeRole, Sex, Usager
 from portal.access import PermissionDenied
 from portal.audit.service import SUCCESS, record
+from portal.database import utcnow
 from portal.models import Establishment, Role, User
 from portal.pagination import Page, paginate
 
@@ -214,4 +215,8 @@ def apply_usager_data(usager: Usager, data: UsagerData) -> list[str]:
     if existing:
         changed.append("representative_removed")
     usager.representatives = kept
+    if changed:
+        # Also when only representatives changed, which updates no column of the usager's row: the
+        # DUI's feed of DMP status changes (notices.dmp_status.changes) reads this date.
+        usager.updated_at = utcnow()
     return list(dict.fromkeys(changed))

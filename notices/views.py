@@ -137,14 +137,7 @@ def notice_issue(usager_id: int):
         )
     settings = current_app.config["PORTAL_SETTINGS"]
     db = database.session()
-    try:
-        notices = issuing.issue(db, _actor(), target, choices, base_url=request.host_url, settings=settings)
-    except issuing.ChannelUnavailable:
-        flash(
-            _("L'envoi par la messagerie de Mon espace santé n'est pas encore disponible : choisissez un autre moyen."),
-            "error",
-        )
-        return redirect(url_for("notices.usager", usager_id=target.id))
+    notices = issuing.issue(db, _actor(), target, choices, base_url=request.host_url, settings=settings)
     for notice in notices:
         issuing.send_email(db, notice, settings)
     flash(_("%(count)s notice(s) émise(s) : suivez leur état ci-dessous.", count=len(notices)), "success")

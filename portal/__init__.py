@@ -16,6 +16,7 @@ from portal.database import Database
 from portal.home.views import bp as home_bp
 from portal.i18n import bp as i18n_bp
 from portal.i18n import select_locale
+from portal.indicators.views import bp as indicators_bp
 from portal.models import Role
 from portal.settings import ROOT, Settings
 
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.init_app(app)
     guard.init_app(app)
     psc.init_app(app, settings)
-    for blueprint in (auth_bp, home_bp, admin_bp, audit_bp, annuaire_bp, i18n_bp):
+    for blueprint in (auth_bp, home_bp, admin_bp, audit_bp, annuaire_bp, i18n_bp, indicators_bp):
         app.register_blueprint(blueprint)
 
     # Features are imported here only: portal never depends on them elsewhere.

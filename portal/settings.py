@@ -136,15 +136,34 @@ class Settings(BaseSettings):
     )
     psc_timeout_seconds: float = Field(10.0, gt=0, description="Network timeout of one request to PSC.")
 
-    # Notices sent by e-mail go through the operator's SMTP server (Postfix in the tests).
+    # Mail leaves through the operator's SMTP server (Postfix's submission port in the tests).
     smtp_host: str | None = Field(
-        None, description="Host of the SMTP server that sends notices by e-mail; unset: e-mail notices are not sent."
+        None, description="Host of the operator's SMTP server (webmail and notices); unset: nothing is sent."
     )
-    smtp_port: int = Field(25, ge=1, le=65535, description="Port of that SMTP server.")
-    smtp_starttls: bool = Field(False, description="Require STARTTLS before sending (true outside loopback).")
+    smtp_port: int = Field(587, ge=1, le=65535, description="Port of that SMTP server (587: submission).")
+    smtp_security: Literal["starttls", "tls", "plain"] = Field(
+        "starttls",
+        description="starttls (upgrade on the SMTP port), tls (implicit TLS, port 465) or plain (no "
+        "encryption: loopback in dev and test only). The certificate is always verified.",
+    )
+    smtp_ca_file: Path | None = Field(
+        None, description="CA bundle that signed the SMTP server's certificate; unset: the system's trust store."
+    )
     smtp_username: str | None = Field(None, description="SMTP AUTH user, if the server asks for one.")
     smtp_password: SecretStr | None = Field(None, description="SMTP AUTH password (a secret).")
     smtp_timeout_seconds: float = Field(15.0, gt=0, description="Network timeout of one SMTP exchange.")
+    mss_nil: str = Field(
+        "PORTAIL-MSSANTE-DEV",
+        description="Product reference written in the X-MSS-NIL header of every message the portal sends (webmail "
+        "and notices): "
+        "the reference the ANS gave the product when it was declared on its Convergence platform.",
+    )
+    mail_max_message_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Largest message the webmail sends, attachments included, as encoded for sending (base64 "
+        "makes a file a third bigger): the operator's limit; a bigger message is refused before anything is sent.",
+    )
     notice_sender: str = Field(
         "ne-pas-repondre@portail.invalid",
         description="From address of the notices sent by e-mail (the establishment's name is its display name).",
@@ -155,6 +174,27 @@ class Settings(BaseSettings):
         "the page was requested at.",
     )
     opposition_link_days: int = Field(365, ge=1, description="How long an opposition link stays valid, in days.")
+    # The outbox of notice batches (notices.outbox): `portal worker`, or a thread of the app in dev.
+    worker_embedded: bool | None = Field(
+        None,
+        description="Run the outbox worker in a thread of the app, started by its first request; unset: "
+        "on in dev (make run), off otherwise (run `portal worker` beside the WSGI server).",
+    )
+    worker_claim_size: int = Field(20, ge=1, description="Outbox rows a worker claims at once.")
+    worker_poll_seconds: float = Field(2.0, gt=0, description="How long an idle worker waits before looking again.")
+    worker_lease_seconds: int = Field(
+        600,
+        ge=1,
+        description="A claimed notice untouched for this long is taken back by another worker (its worker "
+        "died). The lease restarts when the worker starts on the notice: keep it well above the time one "
+        "notice may take (smtp_timeout_seconds, a letter).",
+    )
+    worker_retry_seconds: int = Field(
+        60, ge=1, description="Wait before the first retry of a temporary sending failure; doubled at each attempt."
+    )
+    worker_max_attempts: int = Field(
+        10, ge=1, description="Attempts of a notice before its temporary failures count as a permanent one."
+    )
     gnupg_home: Path | None = Field(
         None,
         description="GnuPG home holding the establishments' signing keys; unset: <instance_path>/gnupg, where "
@@ -181,6 +221,8 @@ class Settings(BaseSettings):
     def _require_secrets_in_production(self) -> Settings:
         if self.env == "production" and self.imap_security == "plain":
             raise SettingsError("PORTAL_IMAP_SECURITY=plain is for dev and test only; use starttls or tls.")
+        if self.env == "production" and self.smtp_security == "plain":
+            raise SettingsError("PORTAL_SMTP_SECURITY=plain is for dev and test only; use starttls or tls.")
         if self.env == "production":
             missing = [
                 name
@@ -202,6 +244,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def embedded_worker(self) -> bool:
+        return self.env == "dev" if self.worker_embedded is None else self.worker_embedded
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.instance_path / 'portal.sqlite3'}"

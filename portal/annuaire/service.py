@@ -272,10 +272,13 @@ class _Tiers:
         same, starting = runs[: len(self.tokens)], runs[len(self.tokens) :]
         yield lambda need: self._in_runs(zip(self.tokens, same, strict=True), need)
         yield lambda need: self._in_runs(zip(self.tokens, starting, strict=True), need, other_names)
-        self.near = _one_typo_names(self.db, [t for t in self.tokens if len(t) >= FUZZY_MIN_LENGTH])
-        if self.near:
-            yield lambda need: self._in_runs(((t, run) for t, names in self.near.items() for _, run in names), need)
+        yield self._near_names
         yield self._other_words
+
+    def _near_names(self, need: int) -> list[int]:
+        # Looked up only when the first tiers leave rows to find: the other words' tier needs them then too.
+        self.near = _one_typo_names(self.db, [t for t in self.tokens if len(t) >= FUZZY_MIN_LENGTH])
+        return self._in_runs(((t, run) for t, names in self.near.items() for _, run in names), need)
 
     def _in_runs(self, runs: Iterable[tuple[str, Run | None]], need: int, *also) -> list[int]:
         """The first ranks of some runs, each found by one word, whose words start with the query's other words."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
-from portal import database
+from portal import database, patients
 from portal.annuaire import service
 from portal.annuaire.forms import SearchForm
 from portal.htmx import render_page_or_fragment
@@ -51,10 +51,15 @@ def entry(address: str):
 
 @bp.get("/autocomplete")
 def autocomplete():
-    """Suggestions for the webmail's recipient field: an htmx fragment of options."""
+    """Suggestions for the webmail's recipient field: an htmx fragment of options.
+
+    Usagers come too, by their Mon espace santé address, but only with a qualified INS: no other may be written to.
+    """
     query = request.args.get("q", "").strip()[:200]
     entries = service.search(query, limit=SUGGESTIONS) if query else []
-    return render_template("annuaire/partials/autocomplete.html", entries=entries)
+    found = patients.search(database.session(), current_user, query) if query else []
+    usagers = [patient for patient in found if patient.qualified][:SUGGESTIONS]
+    return render_template("annuaire/partials/autocomplete.html", entries=entries, patients=usagers)
 
 
 @bp.get("/imports")

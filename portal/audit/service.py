@@ -50,6 +50,13 @@ ACTION_LABELS = {
     "notices.link_revoked": _l("Lien d'opposition désactivé"),
     "notices.opposition_recorded": _l("Opposition à l'alimentation du DMP enregistrée"),
     "notices.opposition_withdrawn": _l("Opposition à l'alimentation du DMP retirée"),
+    "indicators.export": _l("Indicateurs exportés en CSV"),
+    "mail.figures_computed": _l("Messages d'une boîte comptés pour les indicateurs"),
+    "notices.dui_client_created": _l("Accès d'un DUI créé"),
+    "notices.dui_client_revoked": _l("Accès d'un DUI révoqué"),
+    "notices.api_refused": _l("Appel de l'API refusé (jeton absent, inconnu ou révoqué)"),
+    "notices.api_dmp_status": _l("Statut DMP d'un usager demandé par un DUI"),
+    "notices.api_dmp_changes": _l("Changements de statut DMP demandés par un DUI"),
 }
 
 

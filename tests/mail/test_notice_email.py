@@ -5,30 +5,16 @@ import email
 from concurrent.futures import ThreadPoolExecutor
 from email.policy import default
 
-from imapclient import IMAPClient
-
-from mail.imap_pool import open_connection
 from notices import issuing
 from notices.models import NoticeStatus
 from notices.rendering import EMAIL_SUBJECT
 from portal.cli import main
-from tests.mail.conftest import SMTP_PORT, wait_for
+from tests.mail.conftest import SMTP_PORT, messages_with_id, wait_for
 from tests.notices import conftest as notices_fixtures
 
 # The usagers of the notices tests.
 make_usager = notices_fixtures.make_usager
 usager_under_guardianship = notices_fixtures.usager_under_guardianship
-
-
-def messages_with_id(imap_server, imap_credential, mailbox: str, message_id: str) -> list[bytes]:
-    client: IMAPClient = open_connection(imap_server)
-    try:
-        imap_credential.login(client, mailbox)
-        client.select_folder("INBOX", readonly=True)
-        uids = client.search(["HEADER", "Message-ID", message_id])
-        return [data[b"RFC822"] for data in client.fetch(uids, ["RFC822"]).values()]
-    finally:
-        client.logout()
 
 
 def email_notice_to_guardian(db, reception, usager, address: str, settings):
@@ -45,7 +31,7 @@ def test_email_notice_is_delivered_once_through_postfix(
     db, reception, usager_under_guardianship, settings, new_imap_mailbox, imap_server, imap_credential
 ):
     address = new_imap_mailbox("tuteur")
-    smtp = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": SMTP_PORT})
+    smtp = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": SMTP_PORT, "smtp_security": "plain"})
 
     notice = email_notice_to_guardian(db, reception, usager_under_guardianship, address, smtp)
     issuing.send_email(db, notice, smtp)
@@ -63,8 +49,8 @@ def test_smtp_outage_fails_then_retry_sends_the_same_message_id(
     db, reception, usager_under_guardianship, settings, new_imap_mailbox, imap_server, imap_credential
 ):
     address = new_imap_mailbox("tuteur")
-    down = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": 9, "smtp_timeout_seconds": 3})
-    up = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": SMTP_PORT})
+    down = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": 9, "smtp_security": "plain", "smtp_timeout_seconds": 3})
+    up = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": SMTP_PORT, "smtp_security": "plain"})
 
     notice = email_notice_to_guardian(db, reception, usager_under_guardianship, address, down)
     issuing.send_email(db, notice, down)
@@ -87,6 +73,7 @@ def test_send_pending_sends_what_a_request_left_prepared(
     assert notice.status == NoticeStatus.PREPARED  # as if the request had died before sending
     monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
     monkeypatch.setattr(settings, "smtp_port", SMTP_PORT)
+    monkeypatch.setattr(settings, "smtp_security", "plain")
 
     result = app.test_cli_runner().invoke(main, ["notices", "send-pending"])
     assert result.exit_code == 0 and f"{notice.reference} sent" in result.output
@@ -99,7 +86,7 @@ def test_notice_is_sent_from_a_thread_that_runs_an_event_loop(
     db, reception, usager_under_guardianship, settings, new_imap_mailbox, imap_server, imap_credential
 ):
     address = new_imap_mailbox("tuteur")
-    smtp = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": SMTP_PORT})
+    smtp = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": SMTP_PORT, "smtp_security": "plain"})
     notice = email_notice_to_guardian(db, reception, usager_under_guardianship, address, smtp)
 
     async def inside_a_running_loop() -> None:  # as under an ASGI server or a browser-driving harness

@@ -6,36 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from mail.imap import ImapServer, SearchNotReady
-from mail.models import Delegation, Mailbox, MailboxKind
 from portal.models import AuditEvent
 from tests.conftest import csrf_token, text
 from tests.mail.conftest import days_ago, message, wait_for, write_to_maildir
-
-
-@pytest.fixture()
-def webmail(app, make_imap_store):
-    """The portal's webmail wired to the test Dovecot for one test."""
-    app.extensions["mail.store"] = make_imap_store()
-    yield
-    app.extensions.pop("mail.store")
-
-
-@pytest.fixture()
-def nominative(db, establishment, professional, new_imap_mailbox) -> Mailbox:
-    box = Mailbox(address=new_imap_mailbox("infirmiere"), kind=MailboxKind.PER, display_name="Infirmière Test",
-                  establishment=establishment, owner=professional)
-    db.add(box)
-    db.commit()
-    return box
-
-
-@pytest.fixture()
-def secretariat(db, establishment, administrator, reception, new_imap_mailbox) -> Mailbox:
-    box = Mailbox(address=new_imap_mailbox("secretariat"), kind=MailboxKind.ORG, display_name="Secrétariat",
-                  establishment=establishment, owner=administrator, delegations=[Delegation(user=reception)])
-    db.add(box)
-    db.commit()
-    return box
 
 
 def audit(db, action):

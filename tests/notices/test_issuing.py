@@ -99,15 +99,6 @@ def test_a_choice_the_plan_does_not_allow_is_refused(db, logged_in, reception, u
         )
 
 
-def test_mssante_is_refused_with_a_clear_message_until_it_is_available(
-    db, logged_in, reception, usager_under_guardianship
-):
-    client = logged_in(reception)
-    response = issue(client, usager_under_guardianship, "usager:mssante")
-    assert "pas encore disponible" in text(client.get(response.location))
-    assert notices_of(db, usager_under_guardianship) == []
-
-
 def test_professional_reads_the_notices_but_may_not_issue(db, logged_in, professional, usager_under_guardianship):
     client = logged_in(professional)
     response = issue(client, usager_under_guardianship, "usager:remise_en_main_propre")

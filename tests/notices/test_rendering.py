@@ -151,10 +151,11 @@ def test_the_email_subject_says_nothing_of_the_person_nor_of_their_health():
 def test_the_mon_espace_sante_message_goes_to_the_ins_address_and_closes_the_conversation():
     message = render_mssante_message(
         content("usager"), from_addr="notices@tilleuls.etablissement.mssante.fr", ins_matricule="2 55 08 14 168 025 38",
-        message_id="<n-124@tilleuls.etablissement.mssante.fr>",
+        message_id="<n-124@tilleuls.etablissement.mssante.fr>", nil="PORTAIL-TEST-1",
     )  # fmt: skip
     assert message["To"] == f"{NIR}@patient.mssante.fr"
     assert message["X-MSS-MES"] == "FIN"
+    assert message["X-MSS-NIL"] == "PORTAIL-TEST-1"
     assert message.get_content_type() == "multipart/alternative"
 
 
@@ -162,7 +163,7 @@ def test_the_mon_espace_sante_message_refuses_a_wrong_matricule():
     from portal.ins import InvalidMatricule
 
     with pytest.raises(InvalidMatricule):
-        render_mssante_message(content(), from_addr="a@b.fr", ins_matricule="255081416802599", message_id="<x@b.fr>")
+        render_mssante_message(content(), from_addr="a@b.fr", ins_matricule="255081416802599", message_id="<x@b.fr>", nil="x")
 
 
 def test_content_refuses_an_unknown_variant_or_a_relative_link():
