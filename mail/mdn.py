@@ -5,6 +5,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
+from mail.compose import WIRE
 from mail.mime import Message
 from portal.database import utcnow
 
@@ -43,4 +44,6 @@ def read_receipt(original: Message, mailbox_address: str, mailbox_name: str, sub
     notification["Content-Type"] = "message/disposition-notification"
     notification.set_payload("".join(field + "\r\n" for field in fields))
     receipt.attach(notification)
-    return receipt.as_bytes()
+    # Folded at 78 columns, a long Message-ID moves to a continuation line and In-Reply-To would
+    # read back with the folding space in front of it.
+    return receipt.as_bytes(policy=WIRE)

@@ -3,7 +3,7 @@
 import email
 from email.policy import default
 
-from mail import compose
+from mail import compose, mdn
 from mail.compose import Draft, Part, Sender
 from mail.mime import parse_message
 from tests.mail.conftest import message
@@ -70,3 +70,16 @@ def test_forward_inline_keeps_the_files_and_as_attachment_keeps_the_whole_messag
     assert part.get_content_type() == "message/rfc822"
     assert parse_message(part.get_content().as_bytes()).attachments[0].data == PDF
 
+
+def test_read_receipt_names_a_long_message_id_exactly_in_its_thread_headers():
+    long_id = f"<{'1' * 12}.{'2' * 5}.{'3' * 20}@tilleuls.test.mssante.fr>"  # beyond 78 columns once named
+    original = parse_message(
+        b"From: infirmiere@tilleuls.test.mssante.fr\r\nTo: medecin@tilleuls.test.mssante.fr\r\n"
+        b"Disposition-Notification-To: infirmiere@tilleuls.test.mssante.fr\r\n"
+        b"Message-ID: " + long_id.encode() + b"\r\nSubject: CR\r\n\r\nTexte\r\n"
+    )
+    raw = mdn.read_receipt(original, "medecin@tilleuls.test.mssante.fr", "Médecin", "Accusé de lecture", "Lu.")
+
+    receipt = email.message_from_bytes(raw, policy=default)
+    assert (receipt["In-Reply-To"], receipt["References"]) == (long_id, long_id)
+    assert parse_message(raw).read_receipt.original_message_id == long_id
