@@ -45,8 +45,12 @@ def render_letter(content: NoticeContent) -> bytes:
 
 
 def qr_code_data_uri(link: str) -> str:
-    """The link as an SVG QR code; level M survives a crease or a smudge on a folded letter."""
-    return segno.make(link, error="m", micro=False).svg_data_uri(border=4)
+    """The link as a QR code; level M survives a crease or a smudge on a folded letter.
+
+    A PNG of one pixel a module, which letter.css enlarges without smoothing: as sharp as an SVG
+    on paper, and drawn in a fraction of the time (an SVG's path was a fifth of each letter's PDF).
+    """
+    return segno.make(link, error="m", micro=False).png_data_uri(scale=1, border=4)
 
 
 def fetcher() -> URLFetcher:

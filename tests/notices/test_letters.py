@@ -115,4 +115,4 @@ def test_the_letter_uses_the_local_dejavu_fonts_only(letter):
 def test_rendering_fetches_nothing_but_data_urls(url):
     with pytest.raises(ValueError):
         letters.fetcher()(url)
-    assert letters.fetcher()(letters.qr_code_data_uri(LINK)).read().startswith(b"<svg")
+    assert letters.fetcher()(letters.qr_code_data_uri(LINK)).read().startswith(b"\x89PNG")
