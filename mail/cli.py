@@ -12,6 +12,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from mail.demo import NOTICES
 from mail.render import render_command
 from portal import database
 
@@ -61,16 +62,21 @@ def default_imap_port() -> int:
 def portal_environment(imap: int, submission: int) -> dict[str, str]:
     """The PORTAL_* settings that point the portal at the embedded server."""
     settings = _settings()
+    master = settings.imap_master_user or MASTER_USER
     return {
         "PORTAL_IMAP_HOST": "127.0.0.1",
         "PORTAL_IMAP_PORT": str(imap),
         "PORTAL_IMAP_SECURITY": "plain",  # loopback only; refused by the settings in production
-        "PORTAL_IMAP_MASTER_USER": settings.imap_master_user or MASTER_USER,
+        "PORTAL_IMAP_MASTER_USER": master,
         "PORTAL_IMAP_MASTER_PASSWORD": master_password(),
         # For the sending side (submission, AUTH with the same master credential).
         "PORTAL_SMTP_HOST": "127.0.0.1",
         "PORTAL_SMTP_PORT": str(submission),
         "PORTAL_SMTP_SECURITY": "plain",
+        # Notices leave from the demo's notice mailbox, which receives their delivery reports.
+        "PORTAL_NOTICE_SENDER": NOTICES,
+        "PORTAL_SMTP_USERNAME": f"{NOTICES}*{master}",
+        "PORTAL_SMTP_PASSWORD": master_password(),
     }
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from mail.imap import ImapStore
 from mail.mime import Message, parse_message
 from mail.models import DeliveryStatus, Mailbox, ReportCheckpoint, SentMessage, SentRecipient
+from portal import bounces
 from portal.database import utcnow
 from portal.models import User
 from portal.smtp import xtext_decoded
@@ -114,6 +115,31 @@ def sync_reports(db: Session, store: ImapStore, mailbox: Mailbox) -> int:
     db.commit()
     _advance(db, mailbox, status.uidvalidity, newest, checkpoint)
     return matched
+
+
+def failures_reported(store: ImapStore, address: str, uidvalidity: int, after_uid: int) -> bounces.Reports:
+    """The failed recipients that delivery reports in `address`'s INBOX tell of, above `after_uid`
+    while the INBOX keeps `uidvalidity` (from the start of the report window otherwise).
+
+    For messages that are not followed as SentMessage rows (the notices): any address the portal
+    sends from, whether or not it is a mailbox of the webmail.
+    """
+    status = store.status(address, INBOX)
+    after = after_uid if uidvalidity == status.uidvalidity else 0
+    newest = status.uidnext - 1
+    failures = []
+    if newest > after:
+        for raw in store.reports(address, INBOX, after, (utcnow() - REPORT_WINDOW).date()):
+            report = parse_message(raw)
+            if report.delivery_report is None:
+                continue
+            message_ids = tuple(dict.fromkeys(m for m in _dsn_message_ids(report) if m))
+            failures += [
+                bounces.Failure(message_ids, e.original_recipient or e.recipient, e.diagnostic or e.status)
+                for e in report.delivery_report.recipients
+                if e.failed
+            ]
+    return bounces.Reports(status.uidvalidity, max(newest, after), failures)
 
 
 def _oldest_awaiting(db: Session, mailbox: Mailbox) -> datetime | None:

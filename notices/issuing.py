@@ -120,7 +120,15 @@ def transmit(notice: Notice, settings: Settings) -> None:
     """Hand the notice's exact bytes to the operator's SMTP server; SendFailed says why not."""
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
     server = operator_server(settings, username=settings.smtp_username, password=password)
-    send(server, notice.content, sender=settings.notice_sender, recipients=[notice.recipient_address])
+    # A refusal after acceptance comes back as a report naming the notice by its Message-ID (notices.bounces).
+    send(
+        server,
+        notice.content,
+        sender=settings.notice_sender,
+        recipients=[notice.recipient_address],
+        notify=("FAILURE",),
+        envelope_id=notice.message_id,
+    )
 
 
 def send_pending(db: Session, settings: Settings) -> list[Notice]:

@@ -7,7 +7,7 @@ import json
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, event
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal.database import Base, utcnow
@@ -264,7 +264,8 @@ class Notice(Base):
     # The e-mail address it went to; "" for letters and hand delivery.
     recipient_address: Mapped[str] = mapped_column(String(254), default="")
     # Fixed when the notice is prepared, so that a retry sends the same message, never a second one.
-    message_id: Mapped[str] = mapped_column(String(254), default="")
+    # Indexed: a delivery report names the notice by it (notices.bounces).
+    message_id: Mapped[str] = mapped_column(String(254), default="", index=True)
     content: Mapped[bytes] = mapped_column(LargeBinary)
     content_type: Mapped[str] = mapped_column(String(40))
     content_sha256: Mapped[str] = mapped_column(String(64))
@@ -421,3 +422,14 @@ class OutboxItem(Base):
 
 
 Index("ix_notice_outbox_state_next_attempt_at", OutboxItem.state, OutboxItem.next_attempt_at)
+
+
+class BounceCheckpoint(Base):
+    """How far the notice sender's INBOX was read for delivery reports (notices.bounces)."""
+
+    __tablename__ = "notice_bounce_checkpoints"
+
+    address: Mapped[str] = mapped_column(String(254), primary_key=True)
+    # IMAP UIDs and UIDVALIDITY are unsigned 32-bit numbers: too large for a signed INTEGER.
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger)

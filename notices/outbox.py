@@ -32,6 +32,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from datetime import timedelta
 
 from flask import Flask
@@ -39,7 +40,7 @@ from sqlalchemy import case, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from notices import issuing, service
+from notices import bounces, issuing, service
 from notices.models import NoticeBatch, NoticeStatus, OutboxItem, OutboxState, Usager
 from portal.database import utcnow
 from portal.settings import Settings
@@ -142,8 +143,11 @@ def _advance(db: Session, settings: Settings, item: OutboxItem) -> None:
 
 def work(db_factory, settings: Settings, *, stop: threading.Event) -> int:
     """Claim and process rows until `stop` is set; the number of rows processed."""
-    worker, done = worker_name(), 0
+    worker, done, bounces_due = worker_name(), 0, 0.0
     while not stop.is_set():
+        if time.monotonic() >= bounces_due:
+            bounces_due = time.monotonic() + settings.worker_bounce_seconds
+            _collect_bounces(db_factory, settings)
         with db_factory() as db:
             try:
                 ids = claim(db, settings, worker)
@@ -159,6 +163,15 @@ def work(db_factory, settings: Settings, *, stop: threading.Event) -> int:
         if not ids:
             stop.wait(settings.worker_poll_seconds)
     return done
+
+
+def _collect_bounces(db_factory, settings: Settings) -> None:
+    with db_factory() as db:
+        try:
+            bounces.collect(db, settings)
+        except Exception:
+            # The mail server away or the sender's mailbox unknown: the reports wait there for the next look.
+            log.exception("reading the delivery reports returned to %s failed", settings.notice_sender)
 
 
 def start_embedded(app: Flask) -> None:

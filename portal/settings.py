@@ -195,6 +195,12 @@ class Settings(BaseSettings):
     worker_max_attempts: int = Field(
         10, ge=1, description="Attempts of a notice before its temporary failures count as a permanent one."
     )
+    worker_bounce_seconds: float = Field(
+        60,
+        gt=0,
+        description="How often the worker reads the delivery reports returned to notice_sender (through the "
+        "webmail's IMAP access) and marks the notices a server refused after taking them.",
+    )
     gnupg_home: Path | None = Field(
         None,
         description="GnuPG home holding the establishments' signing keys; unset: <instance_path>/gnupg, where "
