@@ -16,7 +16,7 @@ from email.utils import format_datetime, getaddresses, make_msgid
 from html.parser import HTMLParser
 
 from mail.mime import Message, attachment_filename
-from mail.sanitize import render_html
+from mail.sanitize import editable, render_html
 from portal.patients import PATIENT_DOMAIN
 
 NIL_HEADER = "X-MSS-NIL"  # the product's reference, on every message (ECO.2.4.3)
@@ -142,13 +142,15 @@ def draft_of(raw: bytes) -> Draft:
     """A saved draft back as the editor shows it: the plain text body and every file it carries."""
     message = email.message_from_bytes(raw, policy=email.policy.default)
     body = message.get_body(("html", "plain"))  # a draft written in HTML mode reopens in HTML mode
+    html = body is not None and body.get_content_type() == "text/html"
+    text = body.get_content() if body is not None else ""
     in_reply_to = (message["In-Reply-To"] or "").strip() or None
     return Draft(
         to=addresses(str(message["To"] or "")),
         cc=addresses(str(message["Cc"] or "")),
         subject=str(message["Subject"] or "").strip(),  # a folded Subject: starts with the folding space
-        body=_lines(body.get_content()) if body is not None else "",
-        html=body is not None and body.get_content_type() == "text/html",
+        body=_lines(editable(text) if html else text),
+        html=html,
         attachments=carried(raw),
         in_reply_to=in_reply_to,
         references=tuple(str(message["References"] or "").split()),

@@ -197,27 +197,34 @@ def _strip_space(tokens: list) -> list:
     return tokens
 
 
-def _is_root(tokens: list, index: int) -> int:
-    """How many tokens from index name the document root (html, body, :root), 0 if none."""
+def _is_root(tokens: list, index: int, scope: str) -> int:
+    """How many tokens from index name the document root (html, body, :root), 0 if none.
+
+    The scope's own class names the root too: a sheet scoped once (a saved HTML draft, sanitised
+    again when it is reopened and sent) keeps its selectors rather than nesting them once more.
+    """
     token = tokens[index]
     if token.type == "ident" and token.lower_value in ROOT_SELECTORS:
         return 1
     following = tokens[index + 1] if index + 1 < len(tokens) else None
-    if token.type == "literal" and token.value == ":" and following and following.type == "ident":
-        return 2 if following.lower_value == "root" else 0
+    if token.type == "literal" and following and following.type == "ident":
+        if token.value == ":" and following.lower_value == "root":
+            return 2
+        if token.value == "." and f".{following.value}" == scope:
+            return 2
     return 0
 
 
 def _scoped(selector: list, scope: str) -> str | None:
     """'body .x' -> '.scope .x', 'td' -> '.scope td'; None for selectors that could reach outside."""
     tokens = _strip_space(list(selector))
-    while tokens and (taken := _is_root(tokens, 0)):
+    while tokens and (taken := _is_root(tokens, 0, scope)):
         rest = tokens[taken:]
         if rest and not (rest[0].type == "whitespace" or _is_literal(rest[0], ">")):
             break  # body.foo, html[lang]: a compound on the root, kept under the scope as written
         tokens = _strip_space(rest)
         after = _strip_space(tokens[1:])
-        if tokens and _is_literal(tokens[0], ">") and after and _is_root(after, 0):
+        if tokens and _is_literal(tokens[0], ">") and after and _is_root(after, 0, scope):
             tokens = after  # html > body: both name the root
     if any(t.type in ("url", "{} block", "at-keyword", "error") for t in tokens):
         return None

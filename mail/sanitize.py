@@ -255,6 +255,16 @@ def render_html(
     return sanitize_html(source, allow_remote=allow_remote, proxy_url=proxy_url, cid_url=cid_url).fragment
 
 
+def editable(fragment: str) -> str:
+    """The HTML a user wrote, back from the fragment render_html made of it: without the root element,
+    so that sanitising it again (a reopened draft, saved or sent) gives that fragment, not one more level."""
+    opening, closing = f'<div class="{ROOT_CLASS}">', "</div>"
+    text = fragment.strip()  # a MIME text part ends with a line break
+    if text.startswith(opening) and text.endswith(closing):
+        return text[len(opening) : -len(closing)]
+    return fragment
+
+
 def _link_attributes(attrs: dict, new: bool = False) -> dict | None:
     """bleach.linkify callback: only web and mail links, opened like links in HTML mail."""
     url = _link(html.unescape(attrs.get((None, "href"), "")))

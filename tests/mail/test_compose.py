@@ -48,6 +48,18 @@ def test_a_saved_draft_reopens_as_written_with_its_files_byte_for_byte():
     assert again == draft and again.message_id == draft.message_id
 
 
+
+def test_an_html_draft_reopened_and_saved_again_keeps_its_html_as_it_was():
+    written = "<style>p { color: #036 }</style><p>Bonjour <b>Paul</b></p><ul><li>bilan</li></ul>"
+    first = built(Draft(body=written, html=True)).get_body(("html",)).get_content()
+
+    saved = compose.wire(compose.build(Draft(body=written, html=True), SENDER, product_reference="R"))
+    reopened = compose.draft_of(saved)
+    again = built(reopened).get_body(("html",)).get_content()
+
+    assert reopened.html and not reopened.body.startswith('<div class="mail-message">')
+    assert again == first and again.count('class="mail-message"') == 1
+
 def test_reply_all_quotes_threads_and_leaves_out_the_own_address():
     original = parse_message(message("Question", sender="Dr Paul <paul@ch.mssante.fr>",
                                      to=f"{SENDER.address}, cadre@ch.mssante.fr", body="Ligne 1\nLigne 2"))  # fmt: skip
