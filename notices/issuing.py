@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from notices import letters, links, proof, rendering, service, texts
 from notices.models import GIVEN_STATUSES, Notice, NoticeStatus, OppositionLink, OutboxItem, Representative, Usager
 from notices.plan import Addressee
-from portal.smtp import SendFailed, operator_server, send
+from portal.smtp import Connection, SendFailed, operator_server
 from portal.access import PermissionDenied
 from portal.audit.service import FAILURE, SUCCESS, record
 from portal.database import utcnow
@@ -107,7 +107,8 @@ def send_email(db: Session, notice: Notice, settings: Settings) -> None:
         db.commit()
         return
     try:
-        transmit(notice, settings)
+        with Sender(settings) as sender:
+            sender.transmit(notice)
     except SendFailed as error:
         set_status(db, notice, NoticeStatus.FAILED, failure_reason=str(error))
     else:
@@ -116,19 +117,38 @@ def send_email(db: Session, notice: Notice, settings: Settings) -> None:
     db.commit()
 
 
-def transmit(notice: Notice, settings: Settings) -> None:
-    """Hand the notice's exact bytes to the operator's SMTP server; SendFailed says why not."""
-    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-    server = operator_server(settings, username=settings.smtp_username, password=password)
-    # A refusal after acceptance comes back as a report naming the notice by its Message-ID (notices.bounces).
-    send(
-        server,
-        notice.content,
-        sender=settings.notice_sender,
-        recipients=[notice.recipient_address],
-        notify=("FAILURE",),
-        envelope_id=notice.message_id,
-    )
+class Sender:
+    """The notices' way out through the operator's SMTP server: one session for the notices given to it in turn.
+
+    Connected at the first notice (a claim of letters alone never connects); SendFailed says why a
+    notice did not leave, the server not configured included.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> Sender:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._connection is not None:
+            self._connection.close()
+
+    def transmit(self, notice: Notice) -> None:
+        """Hand the notice's exact bytes to the server."""
+        if self._connection is None:
+            settings = self.settings
+            password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+            self._connection = Connection(operator_server(settings, username=settings.smtp_username, password=password))
+        # A refusal after acceptance comes back as a report naming the notice by its Message-ID (notices.bounces).
+        self._connection.send(
+            notice.content,
+            sender=self.settings.notice_sender,
+            recipients=[notice.recipient_address],
+            notify=("FAILURE",),
+            envelope_id=notice.message_id,
+        )
 
 
 def send_pending(db: Session, settings: Settings) -> list[Notice]:

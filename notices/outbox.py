@@ -16,8 +16,9 @@ work (a letter, or an SMTP exchange up to smtp_timeout_seconds):
 - claimed, prepared: the notice and its Message-ID exist; the same bytes are sent.
 - accepted: the server took the message; only its proof record is written, nothing is sent again.
 
-The one window left is between the server's "250 OK" and the commit of "accepted" (the SMTP
-session's QUIT, then one UPDATE of two rows: a few milliseconds): a worker killed exactly there sends
+The one window left is between the server's "250 OK" and the commit of "accepted" (one UPDATE
+of two rows, a few milliseconds; the session stays open for the claim's next notice, its QUIT
+comes after the claim's last one): a worker killed exactly there sends
 that message again when its claim is taken back, with the same Message-ID, which the recipient's
 software shows as the same message. No SMTP server can be asked whether it already holds a message,
 so the window is kept as small as the database allows.
@@ -91,8 +92,14 @@ def claim(db: Session, settings: Settings, worker: str) -> list[int]:
     return sorted(ids)
 
 
-def process(db: Session, settings: Settings, item_id: int, worker: str) -> None:
-    """Take one claimed row as far as it goes; each step committed. An unexpected error is a failed attempt."""
+def process(db: Session, settings: Settings, item_id: int, worker: str, sender: issuing.Sender | None = None) -> None:
+    """Take one claimed row as far as it goes; each step committed. An unexpected error is a failed attempt.
+
+    `sender`: the SMTP session of the worker's claim; without one, the row sends over a session of its own.
+    """
+    if sender is None:
+        with issuing.Sender(settings) as own:
+            return process(db, settings, item_id, worker, own)
     # The lease starts again with the row's own work, and only if the claim is still ours: the rows
     # at the end of a claim may have waited long enough for another worker to take them back.
     renewed = db.execute(
@@ -108,7 +115,7 @@ def process(db: Session, settings: Settings, item_id: int, worker: str) -> None:
     # Read afresh: the claim updated the row behind the session's back (and sessions keep objects after commit).
     item = db.get(OutboxItem, item_id, populate_existing=True)
     try:
-        _advance(db, settings, item)
+        _advance(db, settings, item, sender)
     except Exception as error:
         # One bad row (a record the renderer refuses, a GnuPG failure) must not stop the others.
         log.exception("outbox row %s failed", item_id)
@@ -119,7 +126,7 @@ def process(db: Session, settings: Settings, item_id: int, worker: str) -> None:
             _failed(db, settings, item, f"erreur interne : {type(error).__name__}")
 
 
-def _advance(db: Session, settings: Settings, item: OutboxItem) -> None:
+def _advance(db: Session, settings: Settings, item: OutboxItem, sender: issuing.Sender) -> None:
     if item.state == OutboxState.ACCEPTED:
         _finish_accepted(db, item)
         return
@@ -130,7 +137,7 @@ def _advance(db: Session, settings: Settings, item: OutboxItem) -> None:
         _finish(db, item, OutboxState.SENT)
         return
     try:
-        issuing.transmit(item.notice, settings)
+        sender.transmit(item.notice)
     except SendFailed as error:
         _failed(db, settings, item, str(error), permanent=error.permanent)
         return
@@ -155,11 +162,14 @@ def work(db_factory, settings: Settings, *, stop: threading.Event) -> int:
                 # The database restarting or busy: try again after the usual wait, rather than end the worker.
                 log.exception("outbox claim failed")
                 ids = []
-            for item_id in ids:
-                if stop.is_set():
-                    break  # the rest of the claim is taken back when its lease lapses
-                process(db, settings, item_id, worker)
-                done += 1
+            # One SMTP session for the claim: one connection, TLS handshake and login for up to
+            # worker_claim_size notices, rather than one each.
+            with issuing.Sender(settings) as sender:
+                for item_id in ids:
+                    if stop.is_set():
+                        break  # the rest of the claim is taken back when its lease lapses
+                    process(db, settings, item_id, worker, sender)
+                    done += 1
         if not ids:
             stop.wait(settings.worker_poll_seconds)
     return done

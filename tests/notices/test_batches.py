@@ -159,13 +159,13 @@ def test_the_lease_restarts_with_each_row_so_another_worker_cannot_take_the_row_
     for item in db.scalars(select(OutboxItem)):
         item.claimed_at -= timedelta(seconds=worker_settings.worker_lease_seconds + 1)  # a long claim
     db.commit()
-    taken, transmit = [], issuing.transmit
+    taken, transmit = [], issuing.Sender.transmit
 
-    def another_worker_claims_meanwhile(notice, settings):
-        taken.extend(outbox.claim(db, settings, "other-worker"))
-        transmit(notice, settings)  # no SMTP server here: a temporary failure
+    def another_worker_claims_meanwhile(sender, notice):
+        taken.extend(outbox.claim(db, sender.settings, "other-worker"))
+        transmit(sender, notice)  # no SMTP server here: a temporary failure
 
-    monkeypatch.setattr(issuing, "transmit", another_worker_claims_meanwhile)
+    monkeypatch.setattr(issuing.Sender, "transmit", another_worker_claims_meanwhile)
     outbox.process(db, worker_settings, first, "slow-worker")
 
     assert taken == [second]  # the row waiting in the slow claim, not the one being sent
