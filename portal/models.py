@@ -83,6 +83,8 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     # False: the user logs in with Pro Santé Connect only, never with a password.
     local_login_allowed: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # The password was issued by an administrator (who has seen it): the user sets their own before anything else.
+    password_change_required: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Created at a first Pro Santé Connect login; inactive until an administrator approves it.
     approval_pending: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -93,7 +93,9 @@ def create_user(db: Session, actor: User, data: UserData) -> tuple[User, str]:
     password = secrets.token_urlsafe(PASSWORD_BYTES)
     # No TOTP secret: the user enrols their second factor at first login.
     # local_login_allowed starts at the model's default, so that only a departure from it is audited as a change.
-    user = User(password_hash=passwords.hash_password(password), local_login_allowed=True)
+    user = User(
+        password_hash=passwords.hash_password(password), local_login_allowed=True, password_change_required=True
+    )
     changed = _apply(db, user, data)
     db.add(user)
     record(db, "admin.user_created", outcome=SUCCESS, actor=actor, target=user.email, detail={"fields": changed})
@@ -146,7 +148,7 @@ def reset_password(db: Session, actor: User, user: User) -> str:
     """A new random password, returned once for the administrator to hand over."""
     require_role(actor, Role.ADMINISTRATOR, "admin.reset_password")
     password = secrets.token_urlsafe(PASSWORD_BYTES)
-    user.password_hash = passwords.hash_password(password)
+    user.password_hash, user.password_change_required = passwords.hash_password(password), True
     # The administrator is the way back in for a user who locked themselves out.
     user.failed_logins = 0
     user.locked_until = None

@@ -20,6 +20,8 @@ login_manager = LoginManager()
 # PSC's access tokens live about five minutes. They are renewed this long before they lapse; each
 # renewal is also PSC telling whether the professional's PSC session is still open.
 PSC_RENEWAL_MARGIN_SECONDS = 30
+# What a user who must first replace an administrator's password may reach.
+OWN_PASSWORD_ENDPOINTS = {"auth.password", "auth.logout", "static"}
 
 
 def init_app(app: Flask) -> None:
@@ -28,6 +30,7 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(_load_user)
     app.before_request(_lock_idle_session)
     app.before_request(_require_login)
+    app.before_request(_require_own_password)
     app.before_request(_renew_psc_tokens)
 
 
@@ -64,6 +67,19 @@ def _require_login() -> Response | None:
     return _to_login()
 
 
+def _require_own_password() -> Response | None:
+    """A password issued by an administrator opens the password page only, until the user has chosen their own.
+
+    Not in a Pro Santé Connect session: its user did not log in with that password, and may not know it.
+    """
+    if not (current_user.is_authenticated and current_user.password_change_required) or session.get("psc"):
+        return None
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or request.endpoint in OWN_PASSWORD_ENDPOINTS or getattr(view, "is_public", False):
+        return None
+    return _to(url_for("auth.password"))
+
+
 def _renew_psc_tokens() -> Response | None:
     tokens = session.get("psc")
     if not (tokens and tokens.get("refresh_token") and current_user.is_authenticated and psc.enabled()):
@@ -85,7 +101,10 @@ def _renew_psc_tokens() -> Response | None:
 
 
 def _to_login() -> Response:
-    target = url_for("auth.login")
+    return _to(url_for("auth.login"))
+
+
+def _to(target: str) -> Response:
     if request.headers.get("HX-Request") == "true":
         # htmx would swap the login page into a fragment: send the whole page there instead.
         response = Response(status=204)

@@ -97,7 +97,7 @@ def change_password(db: Session, policy: LockoutPolicy, user: User, current: str
         if not passwords.verify_password(user.password_hash, current):
             _count_failure(db, policy, user, "password_change")
             raise LoginRefused("invalid")
-        user.password_hash = passwords.hash_password(new)
+        user.password_hash, user.password_change_required = passwords.hash_password(new), False
         record(db, "auth.password_changed", outcome=SUCCESS, actor=user)
     finally:
         db.commit()

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.models import AuditEvent, Role, User
-from tests.conftest import PASSWORD, csrf_token, login, text
+from tests.conftest import PASSWORD, csrf_token, current_code, login, text
 
 SECRET_RE = re.compile(r'<code class="secret">([^<]+)</code>')
 
@@ -240,6 +240,46 @@ def test_password_reset_shows_a_new_password_once_and_the_old_one_stops_working(
     member = app.test_client()
     assert "Identifiants ou code incorrects." in text(post_password(member, professional.email, PASSWORD))
     assert post_password(member, professional.email, password).location.endswith("/login/code")
+
+
+def logged_in_with_a_reset_password(app, db, admin_client, user):
+    """(the user's own client, logged in with the password the administrator was given for them, that password)"""
+    password = SECRET_RE.search(text(confirm(admin_client, user, "reset-password"))).group(1)
+    member = app.test_client()
+    post_password(member, user.email, password)
+    user.totp_last_step = None
+    db.commit()
+    member.post("/login/code", data={"code": current_code(user), "csrf_token": csrf_token(member, "/login/code")})
+    return member, password
+
+
+def test_a_password_issued_by_an_administrator_opens_only_the_password_page_until_the_user_sets_their_own(
+    app, db, logged_in, administrator, professional
+):
+    member, password = logged_in_with_a_reset_password(app, db, logged_in(administrator), professional)
+
+    for page in ("/", "/usagers", "/admin/users"):
+        assert member.get(page).location.endswith("/account/password"), page
+    assert member.get("/", headers={"HX-Request": "true"}).headers["HX-Redirect"].endswith("/account/password")
+    page = text(member.get("/account/password"))
+    assert "choisissez le vôtre avant de continuer" in page and "Annuler" not in page
+
+    token = csrf_token(member, "/account/password")
+    chosen = "ma propre phrase de passe"
+    member.post("/account/password", data={"current": password, "new": chosen, "confirm": chosen, "csrf_token": token})
+
+    assert member.get("/").status_code == 200
+    db.refresh(professional)
+    assert not professional.password_change_required
+
+
+def test_a_user_who_must_change_their_password_can_still_log_out(app, db, logged_in, administrator, professional):
+    member, _password = logged_in_with_a_reset_password(app, db, logged_in(administrator), professional)
+
+    response = member.post("/logout", data={"csrf_token": csrf_token(member, "/account/password")})
+
+    assert response.location.endswith("/login")
+    assert member.get("/account/password").location.endswith("/login")
 
 
 def test_admin_actions_are_audited(db, logged_in, administrator, professional, establishment):
