@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from portal.access import require_role
@@ -99,7 +101,7 @@ def create_user(db: Session, actor: User, data: UserData) -> tuple[User, str]:
     changed = _apply(db, user, data)
     db.add(user)
     record(db, "admin.user_created", outcome=SUCCESS, actor=actor, target=user.email, detail={"fields": changed})
-    db.commit()
+    _commit_unless_taken(db, lambda: _refuse_duplicate_user(db, data, None))
     return user, password
 
 
@@ -112,7 +114,7 @@ def update_user(db: Session, actor: User, user: User, data: UserData) -> None:
     changed = _apply(db, user, data)
     if changed:
         record(db, "admin.user_updated", outcome=SUCCESS, actor=actor, target=user.email, detail={"fields": changed})
-        db.commit()
+        _commit_unless_taken(db, lambda: _refuse_duplicate_user(db, data, user.id))
 
 
 def deactivate_user(db: Session, actor: User, user: User) -> None:
@@ -170,6 +172,20 @@ def _normalised(data: UserData) -> UserData:
     )
 
 
+def _commit_unless_taken(db: Session, check: Callable[[], None]) -> None:
+    """Commit, or say which unique value another administrator saved since `check` last passed.
+
+    Two administrators saving the same e-mail or FINESS at once both pass the check; the database's
+    unique constraint refuses the second commit, and the check, run again, names the field.
+    """
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        check()
+        raise
+
+
 def _refuse_duplicate_user(db: Session, data: UserData, user_id: int | None) -> None:
     others = select(User.id)
     if user_id:
@@ -223,7 +239,7 @@ def create_establishment(db: Session, actor: User, data: EstablishmentData) -> E
     record(
         db, "admin.establishment_created", outcome=SUCCESS, actor=actor, target=data.finess, detail={"fields": changed}
     )
-    db.commit()
+    _commit_unless_taken(db, lambda: _refuse_duplicate_finess(db, data, None))
     return establishment
 
 
@@ -241,7 +257,7 @@ def update_establishment(db: Session, actor: User, establishment: Establishment,
             target=establishment.finess,
             detail={"fields": changed},
         )
-        db.commit()
+        _commit_unless_taken(db, lambda: _refuse_duplicate_finess(db, data, establishment.id))
 
 
 def deactivate_establishment(db: Session, actor: User, establishment: Establishment) -> None:

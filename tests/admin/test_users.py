@@ -5,6 +5,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from portal.admin import service
 from portal.models import AuditEvent, Role, User
 from tests.conftest import PASSWORD, csrf_token, current_code, login, text
 
@@ -85,6 +86,29 @@ def test_duplicate_email_is_refused_and_nothing_saved(db, logged_in, administrat
     assert response.status_code == 200
     assert "Un utilisateur a déjà cette adresse e-mail." in text(response)
     assert db.scalar(select(func.count(User.id))) == before
+    assert admin_events(db) == []
+
+
+def test_an_email_saved_by_another_administrator_meanwhile_is_refused_by_name_not_with_an_error_page(
+    db, administrator, establishment, make_user, monkeypatch
+):
+    checked = service._refuse_duplicate_user
+
+    def checked_before_the_other_administrator_saved(*args):
+        monkeypatch.setattr(service, "_refuse_duplicate_user", checked)
+        make_user("claire.durand@tilleuls.test.mssante.fr", Role.PROFESSIONAL)  # their save, committed in between
+
+    monkeypatch.setattr(service, "_refuse_duplicate_user", checked_before_the_other_administrator_saved)
+    data = service.UserData(
+        email="claire.durand@tilleuls.test.mssante.fr", first_name="Claire", last_name="Durand", national_id=None,
+        profession_code=None, roles=frozenset({Role.PROFESSIONAL}), establishment_ids=frozenset({establishment.id}),
+    )  # fmt: skip
+
+    with pytest.raises(service.Duplicate) as refused:
+        service.create_user(db, administrator, data)
+
+    assert refused.value.field == "email"
+    assert db.scalar(select(func.count(User.id)).where(User.email == data.email)) == 1
     assert admin_events(db) == []
 
 
