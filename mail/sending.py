@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from portal.settings import Settings
-from portal.smtp import Notify, SendFailed, operator_server, send
+from portal.smtp import Connection, Notify, SendFailed, operator_server
 
 
 def transmit(
@@ -27,4 +27,7 @@ def transmit(
     server = operator_server(settings, username=f"{mailbox_address}*{settings.imap_master_user}", password=master)
     if not (settings.imap_master_user and master):
         raise SendFailed("aucun accès de la messagerie au serveur d'envoi n'est configuré (PORTAL_IMAP_MASTER_USER)")
-    return send(server, raw, sender=mailbox_address, recipients=recipients, notify=notify, envelope_id=envelope_id)
+    with Connection(server) as connection:
+        return connection.send(
+            raw, sender=mailbox_address, recipients=recipients, notify=notify, envelope_id=envelope_id
+        )

@@ -58,20 +58,6 @@ def operator_server(settings: Settings, *, username: str | None, password: str |
     )
 
 
-def send(
-    server: SmtpServer,
-    raw: bytes,
-    *,
-    sender: str,
-    recipients: Sequence[str],
-    notify: Sequence[Notify] = (),
-    envelope_id: str | None = None,
-) -> bool:
-    """One message over a session of its own; see Connection.send."""
-    with Connection(server) as connection:
-        return connection.send(raw, sender=sender, recipients=recipients, notify=notify, envelope_id=envelope_id)
-
-
 class Connection:
     """Several messages over one SMTP session (a worker's claim of notices), one after the other.
 

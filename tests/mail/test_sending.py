@@ -8,7 +8,7 @@ from email.policy import default
 import pytest
 
 from mail.sending import transmit
-from portal.smtp import SendFailed, SmtpServer, send, xtext, xtext_decoded
+from portal.smtp import Connection, SendFailed, SmtpServer, xtext, xtext_decoded
 from tests.mail.conftest import messages_with_id, wait_for
 
 
@@ -47,7 +47,8 @@ def test_sending_as_another_address_is_refused_by_the_operator(submission, new_i
             username=f"{sender}*{submission.imap_master_user}",
             password=submission.imap_master_password.get_secret_value(),
         )
-        send(server, raw, sender=other, recipients=[recipient])
+        with Connection(server) as connection:
+            connection.send(raw, sender=other, recipients=[recipient])
 
 
 def test_certificate_not_signed_by_the_configured_ca_is_refused(submission, new_imap_mailbox):
