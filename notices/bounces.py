@@ -26,6 +26,8 @@ def collect(db: Session, settings: Settings) -> int:
     address = settings.notice_sender
     checkpoint = db.get(BounceCheckpoint, address)
     uidvalidity, after_uid = (checkpoint.uidvalidity, checkpoint.last_uid) if checkpoint else (0, 0)
+    # No transaction stays open while the mail server answers (on SQLite it would hold the write lock).
+    db.commit()
     reports = bounces.reported(address, uidvalidity, after_uid)
     if reports is None:
         return 0

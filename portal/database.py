@@ -54,18 +54,22 @@ def make_engine(url: str) -> Engine:
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
-        # Let SQLAlchemy, not pysqlite, decide where transactions begin, so that
-        # SAVEPOINTs work (tests) and BEGIN takes the write lock early.
+        # Let SQLAlchemy, not pysqlite, decide where transactions begin, so that SAVEPOINTs work (tests).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        # A request waits its turn rather than fail: up to the final swap of an annuaire import (seconds).
+        cursor.execute("PRAGMA busy_timeout=15000")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE: the write lock from the start. A deferred transaction that read first cannot write
+        # once another connection has written since (SQLite refuses at once, busy_timeout or not):
+        # a login or an audited page would fail because the worker or another tab wrote meanwhile.
+        # Requests take turns instead, each holding the lock for its few milliseconds.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
