@@ -24,6 +24,7 @@ from portal import patients
 from portal.patients import PatientIdentity
 from portal.annuaire.service import is_trusted
 from portal.audit.service import FAILURE, SUCCESS, record
+from portal.i18n import file_size
 from portal.models import User
 from portal.settings import Settings
 from portal.smtp import SendFailed
@@ -344,7 +345,7 @@ class Webmail:
                 _("Indiquez au moins un destinataire.") if not draft.recipients
                 else _("Certains destinataires ne peuvent pas recevoir ce message.") if refused
                 else _("Le message pèse %(size)s, au-delà de la limite de %(limit)s de l'opérateur : retirez une pièce "
-                       "jointe.", size=_megabytes(len(raw)), limit=_megabytes(self.settings.mail_max_message_bytes))
+                       "jointe.", size=file_size(len(raw)), limit=file_size(self.settings.mail_max_message_bytes))
             )  # fmt: skip
             self._audit(mailbox, "mail.send", FAILURE, {**detail, "refused": len(refused), "size": len(raw)})
             raise NotSent(reason, draft_uid, refused)
@@ -433,7 +434,3 @@ class Webmail:
     @staticmethod
     def _about(folder: str, uid: int, message: Message) -> dict:
         return {"folder": folder, "uid": uid, "message_id": message.message_id}
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.1f} Mo".replace(".", ",")

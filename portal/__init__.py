@@ -15,7 +15,7 @@ from portal.auth.views import bp as auth_bp
 from portal.database import Database
 from portal.home.views import bp as home_bp
 from portal.i18n import bp as i18n_bp
-from portal.i18n import select_locale
+from portal.i18n import file_size, select_locale
 from portal.indicators.views import bp as indicators_bp
 from portal.models import Role
 from portal.settings import ROOT, Settings
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals.update(Role=Role, get_locale=get_locale)
+    app.jinja_env.filters["file_size"] = file_size
     errors.init_app(app)
     guard.init_app(app)
     psc.init_app(app, settings)

@@ -35,3 +35,15 @@ def test_english_interface_is_served_in_english(logged_in, professional):
     client.post("/locale", data={"locale": "en", "csrf_token": csrf_token(client, "/"), "next": "/"})
     page = text(client.get("/"))
     assert "Your profile" in page and "Votre profil" not in page
+
+
+def test_sizes_are_written_in_the_readers_language(app):
+    from portal.i18n import file_size
+
+    sizes = [628, 2_200, 1_540_000]
+    with app.test_request_context():
+        # French sets a narrow no-break space between a number and its unit.
+        assert [file_size(size) for size in sizes] == ["628\u202fo", "2,2\u202fko", "1,5\u202fMo"]
+    with app.test_request_context() as context:
+        context.session["locale"] = "en"
+        assert [file_size(size) for size in sizes] == ["628 byte", "2.2 kB", "1.5 MB"]
