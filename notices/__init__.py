@@ -6,6 +6,7 @@ from flask import Flask
 
 from notices import (
     batch_views,  # noqa: F401  (importing it adds the batch pages to the blueprint)
+    demo,
     dui_client_views,  # noqa: F401  (importing it adds the DUI clients' pages to the blueprint)
     import_drafts,
     import_views,  # noqa: F401  (importing it adds the import pages to the blueprint)
@@ -32,6 +33,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(worker_command)  # portal worker
     register_provider(app, indicators.tables)
     proof.init_app(app, app.config["PORTAL_SETTINGS"])
+    app.extensions.setdefault("demo_seeders", []).append(demo.seed_usagers)
     # The webmail writes to patients and attaches their documents through portal.patients.
     patients.register(app, UsagerDirectory())
     if app.config["PORTAL_SETTINGS"].embedded_worker:
