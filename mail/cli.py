@@ -117,7 +117,8 @@ def embedded(imap_port: int | None, smtp_port: int | None, submission_port: int 
 
     def addresses() -> list[str]:
         with app.app_context():  # its teardown closes the session
-            return mailbox_addresses(database.session())
+            # A request of the portal may hold the write lock while it sends to this very server.
+            return mailbox_addresses(database.reader(database.session()))
 
     settings = _settings()
     server = EmbeddedMailServer(

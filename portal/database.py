@@ -68,8 +68,21 @@ def _configure_sqlite(engine: Engine) -> None:
         # IMMEDIATE: the write lock from the start. A deferred transaction that read first cannot write
         # once another connection has written since (SQLite refuses at once, busy_timeout or not):
         # a login or an audited page would fail because the worker or another tab wrote meanwhile.
-        # Requests take turns instead, each holding the lock for its few milliseconds.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Requests take turns instead, each holding the lock for its few milliseconds. A reader that
+        # must not wait for them (see reader()) reads the last committed state instead.
+        deferred = connection.get_execution_options().get(_DEFERRED, False)
+        connection.exec_driver_sql("BEGIN DEFERRED" if deferred else "BEGIN IMMEDIATE")
+
+
+_DEFERRED = "sqlite_deferred"
+
+
+def reader(db: Session) -> Session:
+    """The session, for reads only, which never wait for a writer: a component that a request may be
+    waiting on while it holds the write lock (the embedded mail server reading the mailboxes while a
+    request sends it a message) must not wait for that request in turn. Call before the first query."""
+    db.connection(execution_options={_DEFERRED: True})
+    return db
 
 
 class Database:
