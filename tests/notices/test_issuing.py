@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy import select
 
 from notices import issuing, links
-from notices.models import Notice, NoticeStatus, OppositionLink
+from notices.models import IdentityStatus, Notice, NoticeStatus, OppositionLink
 from portal.access import PermissionDenied
 from tests.conftest import csrf_token, text
+from tests.notices.conftest import NIR
 
 
 def issue(client, usager, *choices, confirm=True):
@@ -130,6 +131,19 @@ def test_a_letter_cannot_be_marked_as_handed_over(db, logged_in, reception, usag
     issuing.mark(db, reception, notice, NoticeStatus.PRINTED)
     with pytest.raises(issuing.NotAllowed):
         issuing.mark(db, reception, notice, NoticeStatus.PRINTED)
+
+
+def test_each_notice_offers_its_content_as_given_a_message_or_a_letter(db, logged_in, reception, make_usager):
+    usager = make_usager(ins=NIR, identity_status=IdentityStatus.QUALIFIEE, address_line1="3 rue Haute",
+                         postal_code="72000", city="Le Mans")  # fmt: skip
+    client = logged_in(reception)
+    issue(client, usager, "usager:mssante", "usager:courrier")
+    message, letter = notices_of(db, usager)
+
+    page = client.get(f"/usagers/{usager.id}").get_data(as_text=True)
+
+    assert re.search(rf'notices/{message.id}/document">Message envoyé<', page)
+    assert re.search(rf'notices/{letter.id}/document">Lettre \(PDF\)<', page)
 
 
 def test_an_email_without_smtp_server_fails_with_its_reason(db, logged_in, reception, usager_under_guardianship):
