@@ -8,8 +8,7 @@ demo seed through app.extensions["demo_seeders"] (wired in create_app); `demo_me
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from mail import xdm
 from mail.models import Delegation, Mailbox, MailboxKind
+from portal.demo import JEANNE, MARCEL, ROBERT, Resident
 from portal.models import Establishment, Role, User
 
 if TYPE_CHECKING:
@@ -105,48 +105,6 @@ def mailbox_addresses(db: Session) -> list[str]:
 # --- Synthetic documents -------------------------------------------------------------------------
 
 
-def ins(nir13: str) -> str:
-    """A 15-digit INS-NIR: the 13 digits and their key, 97 - (number mod 97)."""
-    assert len(nir13) == 13 and nir13.isdigit()
-    return f"{nir13}{97 - int(nir13) % 97:02d}"
-
-
-@dataclass(frozen=True)
-class Patient:
-    family: str
-    given: str
-    birth: str  # YYYYMMDD
-    sex: str  # F / M
-    nir13: str
-    qualified = True  # fictitious, but as a package needs it
-
-    @property
-    def ins(self) -> str:
-        return ins(self.nir13)
-
-    # The traits under the names of mail.xdm.PatientIdentity.
-    @property
-    def birth_name(self) -> str:
-        return self.family
-
-    @property
-    def first_names(self) -> str:
-        return self.given
-
-    @property
-    def birth_date(self) -> date:
-        return datetime.strptime(self.birth, "%Y%m%d").date()
-
-    @property
-    def label(self) -> str:
-        return f"{'Mme' if self.sex == 'F' else 'M.'} {self.given} {self.family.upper()}"
-
-
-JEANNE = Patient("Lefèvre", "Jeanne", "19380412", "F", "2380472181042")
-ROBERT = Patient("Garnier", "Robert", "19350923", "M", "1350972181117")
-MARCEL = Patient("Hamon", "Marcel", "19410207", "M", "1410272003058")
-
-
 def pdf(title: str, lines: list[str]) -> bytes:
     """A small valid one-page PDF (Helvetica, WinAnsi text) with a title and lines of text."""
 
@@ -179,7 +137,7 @@ def pdf(title: str, lines: list[str]) -> bytes:
     return bytes(out)
 
 
-def cda(patient: Patient, title: str, author: str, body: str, when: datetime) -> bytes:
+def cda(patient: Resident, title: str, author: str, body: str, when: datetime) -> bytes:
     """A minimal CDA R2 document (structured header, non-structured body) for the XDM package."""
     stamp = when.strftime("%Y%m%d%H%M%S%z")
     return f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -210,7 +168,7 @@ def cda(patient: Patient, title: str, author: str, body: str, when: datetime) ->
 """.encode()
 
 
-def xdm_zip(patient: Patient, cda_title: str, cda_bytes: bytes, pdf_title: str, pdf_bytes: bytes) -> bytes:
+def xdm_zip(patient: Resident, cda_title: str, cda_bytes: bytes, pdf_title: str, pdf_bytes: bytes) -> bytes:
     """An IHE_XDM.ZIP (IHE ITI XDM, MSSanté profile) holding the CDA and the PDF of a discharge letter."""
     documents = [
         xdm.Document(cda_title, "11490-0", "Lettre de sortie", cda_bytes, "text/xml"),

@@ -2,7 +2,7 @@
 the information plan treats differently (no measure, tutelle, curatelle, no address but the establishment's).
 
 Called inside the portal's demo seed transaction (app.extensions["demo_seeders"]), which commits once.
-Everything is fictitious: the identities are those of the demo mail (mail.demo), with valid INS keys.
+Everything is fictitious: the identities are the demo's residents (portal.demo), with valid INS keys.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
-from mail.demo import JEANNE, MARCEL, ROBERT
 from notices.models import IdentityStatus, Protection, Representative, RepresentativeRole, Sex, Usager
 from portal.database import utcnow
+from portal.demo import JEANNE, MARCEL, ROBERT
 from portal.models import Establishment
 
 

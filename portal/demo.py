@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from flask import current_app
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from portal.audit.service import SUCCESS, record
 from portal.auth import passwords, totp
+from portal.ins import control_key
 from portal.models import Establishment, Role, User
 
 DEMO_FINESS = "750000001"
@@ -31,6 +33,47 @@ CAST = (
     ("paul.bernard@ehpad-tilleuls.demo.mssante.fr", "Paul", "Bernard", "810000000025", "10", {Role.PROFESSIONAL}),
     ("accueil@ehpad-tilleuls.demo.mssante.fr", "Sophie", "Petit", None, None, {Role.RECEPTION}),
 )
+
+
+@dataclass(frozen=True)
+class Resident:
+    """A resident of the demo establishment: the demo mail speaks of them, reception finds them as usagers.
+
+    Fictitious, with a valid INS key; `qualified` and the names below are the traits a patient's
+    identity carries in an MSSanté package (mail.xdm.PatientIdentity).
+    """
+
+    family: str
+    given: str
+    birth: str  # YYYYMMDD
+    sex: str  # F / M
+    nir13: str  # the 13 digits of a fictitious NIR
+    qualified = True
+
+    @property
+    def ins(self) -> str:
+        return f"{self.nir13}{control_key(self.nir13):02d}"
+
+    @property
+    def birth_name(self) -> str:
+        return self.family
+
+    @property
+    def first_names(self) -> str:
+        return self.given
+
+    @property
+    def birth_date(self) -> date:
+        return datetime.strptime(self.birth, "%Y%m%d").date()
+
+    @property
+    def label(self) -> str:
+        return f"{'Mme' if self.sex == 'F' else 'M.'} {self.given} {self.family.upper()}"
+
+
+JEANNE = Resident("Lefèvre", "Jeanne", "19380412", "F", "2380472181042")
+ROBERT = Resident("Garnier", "Robert", "19350923", "M", "1350972181117")
+MARCEL = Resident("Hamon", "Marcel", "19410207", "M", "1410272003058")
 
 
 def seed(db: Session) -> list[DemoAccount]:
