@@ -9,7 +9,7 @@ from datetime import date
 from portal.indicators.figures import Table
 
 WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 48, 8, 12, 28  # room for the value axis and the month labels
+LEFT, RIGHT, TOP, BOTTOM = 48, 8, 12, 40  # room for the value axis and the month labels (two lines)
 GROUP_FILL = 0.8  # share of a month's width covered by its bars
 
 
@@ -30,13 +30,18 @@ class Chart:
     height: int
     bars: list[Bar]
     ticks: list[tuple[float, int]]  # (y, value) of the horizontal grid lines
-    labels: list[tuple[float, str]]  # (x, month) under each group
+    # (x, month, year) under each group: the year only under the first month and each January, so that
+    # twelve labels fit under twelve narrow groups.
+    labels: list[tuple[float, str, str]]
     series: tuple[str, ...]
     grid: tuple[int, int]  # x where the grid lines start and end
 
 
-def bar_chart(table: Table, month_label: Callable[[date], str]) -> Chart:
-    """Grouped bars, one group per row (month), one bar per numeric column."""
+def bar_chart(table: Table, month_label: Callable[[date], str], month_name: Callable[[date], str]) -> Chart:
+    """Grouped bars, one group per row (month), one bar per numeric column.
+
+    `month_label` names a month in full (a bar's tooltip), `month_name` without its year (the axis).
+    """
     series = table.headings[1:]
     plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     top = _rounded_up(max((v for row in table.rows for v in row[1:]), default=0))
@@ -47,7 +52,8 @@ def bar_chart(table: Table, month_label: Callable[[date], str]) -> Chart:
     for index, (month, *values) in enumerate(table.rows):
         label = month_label(month)
         start = LEFT + index * group + group * (1 - GROUP_FILL) / 2
-        labels.append((LEFT + (index + 0.5) * group, label))
+        year = str(month.year) if index == 0 or month.month == 1 else ""
+        labels.append((LEFT + (index + 0.5) * group, month_name(month), year))
         for number, value in enumerate(values):
             height = plot_height * value / top
             bars.append(Bar(start + number * bar_width, baseline - height, bar_width, height, number, value, label))

@@ -27,6 +27,10 @@ def month_label(month: date) -> str:
     return format_date(month, "MMM yyyy")
 
 
+def month_name(month: date) -> str:
+    return format_date(month, "MMM")
+
+
 @bp.app_template_filter()
 def indicator_cell(value) -> str:
     if isinstance(value, date):
@@ -53,7 +57,7 @@ def establishment(establishment_id: int):
         "indicators/establishment.html",
         establishment=target,
         tables=tables,
-        charts={t.key: charts.bar_chart(t, month_label) for t in tables if t.monthly and t.rows},
+        charts={t.key: charts.bar_chart(t, month_label, month_name) for t in tables if t.monthly and t.rows},
         months=months,
         periods=PERIODS,
     )

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -69,6 +70,20 @@ def test_monthly_figures_are_drawn_as_an_accessible_svg_with_their_table(logged_
     assert "<title id=" in chart and "<desc id=" in chart
     assert chart.count('<rect class="bar bar-0"') == 12 and chart.count('<rect class="bar bar-1"') == 12
     assert "style=" not in page
+
+
+def test_the_months_under_the_bars_are_short_with_the_year_once_so_that_they_do_not_overlap(
+    logged_in, reception, figures
+):
+    page = text(logged_in(reception).get("/indicateurs", follow_redirects=True))
+    chart = page.split('<h2 id="notices-par-mois">')[1].split("</figure>")[0]
+    labels = re.findall(r'<text class="month"[^>]*>([^<]*)</text>', chart)
+    months = [label for label in labels if not label.isdigit()]
+    years = [label for label in labels if label.isdigit()]
+
+    assert len(months) == 12 and all(len(month) <= 5 for month in months)  # "janv.", "févr.", "mai"...
+    assert years[0] == str(figures.year - 1 if figures.month < 12 else figures.year)
+    assert len(years) == (1 if figures.month == 12 else 2)  # the first month's, and January's
 
 
 def test_period_selector_changes_the_months_shown(logged_in, reception, establishment, figures):
