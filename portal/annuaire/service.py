@@ -11,7 +11,6 @@ from functools import lru_cache
 
 from flask import current_app
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
     Connection,
     String,
@@ -381,13 +380,15 @@ def _one_typo_names(db: Session, tokens: list[str]) -> dict[str, list[tuple[str,
             sources.setdefault(string, []).append(token)
     if not sources:
         return {}
-    # Some hundreds of strings a token, sent as one value (JSON or an array) rather than as many parameters:
-    # each is looked up in the surname index, up to its first person.
+    # Some hundreds of strings a token, sent as one value (JSON, or text the server splits: cheaper for the
+    # driver than an array) rather than as many parameters: each is looked up in the surname index, up to its
+    # first person. Folded names hold no comma.
     strings = sorted(sources)
     if db.get_bind().dialect.name == "sqlite":
         candidate = func.json_each(json.dumps(strings)).table_valued("value").c.value
     else:
-        candidate = func.unnest(bindparam("candidates", strings, type_=ARRAY(String))).column_valued("candidate")
+        split = func.string_to_array(bindparam("candidates", ",".join(strings), type_=String), ",")
+        candidate = func.unnest(split, type_=String).column_valued("candidate")
     same = select(_ENTRY.rank).where(_ENTRY.name_key == candidate)
     person = exists().where(_ENTRY.name_key == candidate, _ENTRY.bal_type == "PER")
     found: dict[str, list[tuple[str, Run]]] = {}
