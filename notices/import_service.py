@@ -22,11 +22,10 @@ from notices.forms import UsagerForm
 from notices.models import Protection, Usager
 from portal import ins
 from portal.access import PermissionDenied
-from portal.audit.service import FAILURE, SUCCESS, record
+from portal.audit.service import CLI_ACTOR, FAILURE, SUCCESS, record
 from portal.models import Establishment, User
 
 ACTION = "notices.usager_import"
-CLI_ACTOR = "ligne de commande"
 # Values per IN (...) list: well under SQLite's and PostgreSQL's limits on bound parameters.
 CHUNK = 500
 # What a new usager gets for an optional column the file does not have.

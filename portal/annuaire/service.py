@@ -32,7 +32,7 @@ from portal.access import require_role
 from portal.annuaire import importer, sync
 from portal.annuaire.models import Activity, Domain, Entry, Import, Professional
 from portal.annuaire.text import FUZZY_MIN_LENGTH, fold, one_typo_away, words
-from portal.audit.service import FAILURE, SUCCESS, record
+from portal.audit.service import CLI_ACTOR, FAILURE, SUCCESS, record
 from portal.database import utcnow
 from portal.migrate import FULL_TEXT_COLUMN
 from portal.models import Role, User
@@ -44,7 +44,6 @@ TRUST_SPACE_SUFFIX = ".mssante.fr"
 # A query's words beyond these add nothing but cost; results beyond this offset are not paged to.
 MAX_WORDS = 6
 MAX_OFFSET = 1000
-CLI_ACTOR = "ligne de commande"
 FIELDS = {importer.MSSANTE: importer.ENTRY_FIELDS, importer.RPPS: importer.ACTIVITY_FIELDS}
 MERGES = {importer.MSSANTE: sync.merge_entries, importer.RPPS: sync.merge_activities}
 
@@ -64,7 +63,9 @@ def _pinned(db: Session) -> Iterator[Session]:
             yield pinned
 
 
-def import_file(db: Session, actor: User | None, location: str, progress: Callable[[Import], None] | None = None) -> Import:
+def import_file(
+    db: Session, actor: User | None, location: str, progress: Callable[[Import], None] | None = None
+) -> Import:
     """Import an MSSanté extraction or an RPPS file; `actor` None is the operator at the command line."""
     with _pinned(db) as pinned:
         job = _import_file(pinned, actor, location, progress)
@@ -429,7 +430,8 @@ def addresses(db: Session, entry: Entry) -> list[Entry]:
     """Every MSSanté address of the same professional (or this one alone, for a mailbox without one)."""
     if not entry.national_id:
         return [entry]
-    return list(db.scalars(select(Entry).where(Entry.national_id == entry.national_id).order_by(Entry.bal_type, Entry.address)))
+    same = select(Entry).where(Entry.national_id == entry.national_id)
+    return list(db.scalars(same.order_by(Entry.bal_type, Entry.address)))
 
 
 def activities(db: Session, entry: Entry) -> list[Activity]:

@@ -19,6 +19,8 @@ from portal.pagination import Page, paginate
 SUCCESS = "success"
 FAILURE = "failure"
 DENIED = "denied"
+# Who acted, for what an operator does at the command line (no account).
+CLI_ACTOR = "ligne de commande"
 
 # What administrators read in the log; an action without a label shows its code.
 ACTION_LABELS = {
