@@ -19,17 +19,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notices import letters, links, proof, rendering, service, texts
-from notices.models import GIVEN_STATUSES, Notice, NoticeStatus, OppositionLink, OutboxItem, Representative, Usager
+from notices.models import (
+    EML,
+    GIVEN_STATUSES,
+    PDF,
+    Notice,
+    NoticeStatus,
+    OppositionLink,
+    OutboxItem,
+    Representative,
+    Usager,
+)
 from notices.plan import Addressee
-from portal.smtp import Connection, SendFailed, operator_server
 from portal.access import PermissionDenied
 from portal.audit.service import FAILURE, SUCCESS, record
 from portal.database import utcnow
 from portal.models import User
 from portal.settings import Settings
+from portal.smtp import Connection, SendFailed, operator_server
 
-PDF = "application/pdf"
-EML = "message/rfc822"
 # The channels whose notices leave through the operator's SMTP server.
 SENT_BY_SMTP = frozenset({"email", "mssante"})
 # The statuses a staff member sets by hand, and the channel each belongs to.

@@ -19,6 +19,10 @@ def _enum(cls: type[enum.Enum], length: int) -> Enum:
     return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
+# The content types of a notice: a letter, or the message sent.
+PDF = "application/pdf"
+EML = "message/rfc822"
+
 class IdentityStatus(enum.StrEnum):
     """The RNIV statuses; only a qualified INS may be used to exchange or share data."""
 
@@ -281,6 +285,15 @@ class Notice(Base):
     text: Mapped[NoticeText] = relationship()
     issuer: Mapped[User | None] = relationship()
     link: Mapped[OppositionLink | None] = relationship(viewonly=True)
+
+    @property
+    def is_letter(self) -> bool:
+        """A letter to print (PDF), rather than the message sent."""
+        return self.content_type == PDF
+
+    @property
+    def file_name(self) -> str:
+        return f"notice-{self.reference}.{'pdf' if self.is_letter else 'eml'}"
 
 
 class OppositionLink(Base):

@@ -235,8 +235,7 @@ def export(db: Session, establishment: Establishment, usager_id: int, directory:
         writer.writerow([payload.get(c, "") if c != "record_hash" else record.record_hash for c in columns])
     files = {"proof.csv": rows.getvalue().encode(), "key.asc": keyring(db).public_key(establishment).encode()}
     for notice in db.scalars(select(Notice).where(Notice.usager_id == usager_id).order_by(Notice.id)):
-        extension = "pdf" if notice.content_type == "application/pdf" else "eml"
-        files[f"notice-{notice.reference}.{extension}"] = notice.content
+        files[notice.file_name] = notice.content
     for name, content in files.items():
         (directory / name).write_bytes(content)
     manifest = "".join(f"{hashlib.sha256(content).hexdigest()}  {name}\n" for name, content in sorted(files.items()))

@@ -147,12 +147,11 @@ def notice_issue(usager_id: int):
 @bp.get("/notices/<int:notice_id>/document")
 def notice_document(notice_id: int):
     notice = _notice_or_404(notice_id)
-    extension = "pdf" if notice.content_type == issuing.PDF else "eml"
     return Response(
         notice.content,
         mimetype=notice.content_type,
         headers={
-            "Content-Disposition": f'attachment; filename="notice-{notice.reference}.{extension}"',
+            "Content-Disposition": f'attachment; filename="{notice.file_name}"',
             "Content-Security-Policy": "default-src 'none'",
         },
     )
