@@ -6,7 +6,7 @@ from flask import Flask
 from flask_babel import Babel, get_locale
 from htmx_flask import Htmx
 
-from portal import errors, security
+from portal import errors, sealing, security
 from portal.admin.views import bp as admin_bp
 from portal.annuaire.views import bp as annuaire_bp
 from portal.audit.views import bp as audit_bp
@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["TESTING"] = settings.env == "test"
 
     Database(settings.resolved_database_url()).init_app(app)
+    sealing.init_app(app, settings)
     security.init_app(app, settings)
     Htmx(app)
     Babel(

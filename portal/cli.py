@@ -9,8 +9,10 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup
 
-from portal import create_app, database, demo, migrate
+from portal import create_app, database, demo, migrate, sealing
 from portal.annuaire import service as annuaire_service
+from portal.audit.service import CLI_ACTOR
+from portal.auth import service as auth_service
 
 
 @click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False)
@@ -27,14 +29,19 @@ def db() -> None:
 @click.argument("revision", default="heads")
 def upgrade(revision: str) -> None:
     """Migrate the database up to REVISION (default: the latest)."""
-    migrate.run(current_app.extensions["database"].engine, "upgrade", revision)
+    migrate.run(current_app.extensions["database"].engine, "upgrade", revision, _data_keys())
 
 
 @db.command()
 @click.argument("revision")
 def downgrade(revision: str) -> None:
     """Migrate the database down to REVISION ("base" empties it)."""
-    migrate.run(current_app.extensions["database"].engine, "downgrade", revision)
+    migrate.run(current_app.extensions["database"].engine, "downgrade", revision, _data_keys())
+
+
+def _data_keys():
+    # The migrations that seal or open the secrets already stored need them.
+    return current_app.extensions[sealing.EXTENSION]
 
 
 @main.command("demo-seed")
@@ -69,6 +76,24 @@ def demo_code(email: str) -> None:
         click.echo(demo.current_code(database.session(), email))
     except LookupError as missing:
         raise click.ClickException(str(missing)) from None
+
+
+@main.group()
+def keys() -> None:
+    """The data keys that seal the secrets kept in the database (PORTAL_DATA_KEYS)."""
+
+
+@keys.command("new")
+def keys_new() -> None:
+    """Print a new data key, to put first in PORTAL_DATA_KEYS (then run `portal keys reseal`)."""
+    click.echo(sealing.new_key())
+
+
+@keys.command("reseal")
+def keys_reseal() -> None:
+    """Seal every secret anew under the first data key: the other keys can then be taken out."""
+    count = auth_service.reseal_seeds(database.session(), CLI_ACTOR)
+    click.echo(f"{count} secrets de second facteur scellés sous la première clé.")
 
 
 @main.group()

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Column, Enum, ForeignKey, String, Table, event, fal
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal.database import Base, utcnow
+from portal.sealing import Sealed
 
 
 class Role(enum.StrEnum):
@@ -75,7 +76,8 @@ class User(Base):
     last_name: Mapped[str] = mapped_column(String(100))
     profession_code: Mapped[str | None] = mapped_column(String(4))
     password_hash: Mapped[str | None] = mapped_column(String(200))
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The second factor's seed, sealed (portal.sealing): 140 characters for the 32 of a base32 seed.
+    totp_secret: Mapped[str | None] = mapped_column(Sealed(200))
     # Last accepted TOTP time step: a code is never accepted twice.
     totp_last_step: Mapped[int | None]
     failed_logins: Mapped[int] = mapped_column(default=0)

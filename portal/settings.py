@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -27,6 +29,12 @@ class Settings(BaseSettings):
         None,
         description="Signs CSRF tokens and session cookies. Required in production; "
         "in dev/test a random key is kept in the instance directory.",
+    )
+    data_keys: SecretStr | None = Field(
+        None,
+        description="Keys that seal the secrets kept in the database (second-factor seeds), comma-separated, "
+        "newest first: Fernet keys, made by `portal keys new`. Required in production, and kept apart from "
+        "the database's backups; in dev/test a key is kept in the instance directory.",
     )
     database_url: str | None = Field(
         None,
@@ -234,13 +242,14 @@ class Settings(BaseSettings):
                 name
                 for name, value in (
                     ("PORTAL_SECRET_KEY", self.secret_key),
+                    ("PORTAL_DATA_KEYS", self.data_keys),
                     ("PORTAL_DATABASE_URL", self.database_url),
                 )
                 if not value
             ]
             if missing:
                 raise SettingsError(
-                    "Refusing to start in production without " + " and ".join(missing)
+                    "Refusing to start in production without " + ", ".join(missing)
                     + " (set PORTAL_ENV=dev for the embedded demo)."
                 )
             if len(self.secret_key.get_secret_value()) < 32:
@@ -268,11 +277,20 @@ class Settings(BaseSettings):
     def resolved_secret_key(self) -> str:
         if self.secret_key:
             return self.secret_key.get_secret_value()
-        # dev/test only (production is refused above): keep one key per instance so
-        # that sessions survive a restart of the demo.
-        key_file = self.instance_path / "secret_key"
+        return self._instance_key("secret_key", lambda: secrets.token_urlsafe(48))
+
+    def resolved_data_keys(self) -> list[str]:
+        if self.data_keys:
+            return [key.strip() for key in self.data_keys.get_secret_value().split(",") if key.strip()]
+        # A Fernet key, as portal.sealing.new_key makes one.
+        return [self._instance_key("data_key", lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())]
+
+    def _instance_key(self, name: str, make: Callable[[], str]) -> str:
+        # dev/test only (production is refused above): one key per instance, so that sessions and
+        # sealed secrets survive a restart of the demo.
+        key_file = self.instance_path / name
         if not key_file.exists():
             self.instance_path.mkdir(parents=True, exist_ok=True)
             key_file.touch(mode=0o600)
-            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.write_text(make())
         return key_file.read_text().strip()

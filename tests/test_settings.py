@@ -3,18 +3,20 @@
 import pytest
 
 from portal import create_app
+from portal.sealing import new_key
 from portal.settings import Settings, SettingsError
 
 
-def test_production_refuses_to_start_without_secret_key_and_database(monkeypatch, tmp_path):
+def test_production_refuses_to_start_without_its_keys_and_database(monkeypatch, tmp_path):
     monkeypatch.delenv("PORTAL_ENV", raising=False)
-    with pytest.raises(SettingsError, match="PORTAL_SECRET_KEY and PORTAL_DATABASE_URL"):
+    with pytest.raises(SettingsError, match="PORTAL_SECRET_KEY, PORTAL_DATA_KEYS, PORTAL_DATABASE_URL"):
         Settings(instance_path=tmp_path)
 
 
 def test_production_refuses_a_short_secret_key(tmp_path):
     with pytest.raises(SettingsError, match="at least 32"):
-        Settings(env="production", secret_key="short", database_url="sqlite://", instance_path=tmp_path)
+        Settings(env="production", secret_key="short", data_keys=new_key(), database_url="sqlite://",
+                 instance_path=tmp_path)
 
 
 def test_settings_are_read_from_prefixed_environment(monkeypatch, tmp_path):
@@ -35,7 +37,8 @@ def test_dev_secret_key_is_kept_private_and_stable(tmp_path):
 
 def test_production_cookies_are_secure_and_host_bound(tmp_path):
     settings = Settings(
-        env="production", secret_key="x" * 40, database_url=f"sqlite:///{tmp_path / 'p.sqlite3'}", instance_path=tmp_path
+        env="production", secret_key="x" * 40, data_keys=new_key(), database_url=f"sqlite:///{tmp_path / 'p.sqlite3'}",
+        instance_path=tmp_path,
     )
     app = create_app(settings)
     assert app.config["SESSION_COOKIE_SECURE"] is True

@@ -34,6 +34,7 @@ ACTION_LABELS = {
     "auth.password_changed": _l("Mot de passe changé"),
     "auth.idle_timeout": _l("Session verrouillée après inactivité"),
     "auth.locked": _l("Compte verrouillé après des échecs"),
+    "auth.seeds_resealed": _l("Secrets du second facteur scellés sous une nouvelle clé"),
     "auth.psc_login": _l("Connexion avec Pro Santé Connect"),
     "auth.psc_account_requested": _l("Compte demandé avec Pro Santé Connect"),
     "auth.psc_refresh_refused": _l("Session fermée par Pro Santé Connect"),

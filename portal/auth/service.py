@@ -9,6 +9,7 @@ from typing import NoReturn
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from portal.audit.service import FAILURE, SUCCESS, record
 from portal.auth import passwords, totp
@@ -101,6 +102,16 @@ def change_password(db: Session, policy: LockoutPolicy, user: User, current: str
         record(db, "auth.password_changed", outcome=SUCCESS, actor=user)
     finally:
         db.commit()
+
+
+def reseal_seeds(db: Session, actor_label: str) -> int:
+    """Seal every second-factor seed anew under the first data key, once a new key is put first."""
+    users = list(db.scalars(select(User).where(User.totp_secret.is_not(None))))
+    for user in users:
+        flag_modified(user, "totp_secret")  # written again: sealed under the first key
+    record(db, "auth.seeds_resealed", outcome=SUCCESS, actor_label=actor_label, detail={"seeds": len(users)})
+    db.commit()
+    return len(users)
 
 
 def login_with_psc(db: Session, identity: Identity, unknown_user: str) -> User:

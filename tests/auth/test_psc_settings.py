@@ -2,6 +2,7 @@
 
 import pytest
 
+from portal.sealing import new_key
 from portal.settings import Settings, SettingsError
 
 ISSUER = "https://auth.bas.psc.esante.gouv.fr/auth/realms/esante-wallet"
@@ -34,6 +35,7 @@ def test_production_refuses_psc_over_plain_http(tmp_path):
         Settings(
             env="production",
             secret_key="x" * 40,
+            data_keys=new_key(),
             database_url="sqlite://",
             instance_path=tmp_path,
             psc_issuer="http://auth.example/auth/realms/esante-wallet",

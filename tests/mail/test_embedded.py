@@ -17,6 +17,7 @@ from mail import demo, xdm
 from mail.embedded import OUTBOUND, EmbeddedConfig, EmbeddedMailServer, EmbeddedRefused
 from mail.models import Mailbox, MailboxKind
 from portal import create_app
+from portal.sealing import new_key
 from portal.settings import Settings
 
 MASTER, PASSWORD = "portal", "master-secret-for-tests"
@@ -211,6 +212,7 @@ def test_the_mail_command_refuses_production(tmp_path):
     settings = Settings(
         env="production",
         secret_key="s" * 40,
+        data_keys=new_key(),
         database_url=f"sqlite:///{tmp_path / 'p.sqlite3'}",
         instance_path=tmp_path,
     )
