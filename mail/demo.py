@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from mail import xdm
 from mail.models import Delegation, Mailbox, MailboxKind
+from portal import demo as cast
 from portal.demo import JEANNE, MARCEL, ROBERT, Resident
 from portal.models import Establishment, Role, User
 
@@ -35,19 +36,12 @@ NOTICES = f"notices@{DOMAIN}"
 
 SEEN, FLAGGED, ANSWERED, DRAFT = "\\Seen", "\\Flagged", "\\Answered", "\\Draft"
 
-# Correspondents (fictitious establishments; .demo.mssante.fr and example.* never resolve to anyone).
-URGENCES = "Service des urgences - CH du Mans (démo) <urgences@ch-lemans.demo.mssante.fr>"
-GERIATRIE = "Dr Hélène Moreau <helene.moreau@ch-lemans.demo.mssante.fr>"
-LABO = "Laboratoire Biosarthe (démo) <resultats@biosarthe.demo.mssante.fr>"
-PHARMACIE = "Pharmacie des Jacobins (démo) <officine@pharmacie-jacobins.demo.mssante.fr>"
-GENERALISTE = "Dr Marc Lefort <marc.lefort@medecin.demo.mssante.fr>"
-KINE = "Julien Roussel, kinésithérapeute <julien.roussel@kine.demo.mssante.fr>"
-HAD = "HAD Sarthe (démo) <coordination@had72.demo.mssante.fr>"
-CARDIO = "Dr Nadia Benali <nadia.benali@clinique-pontlieue.demo.mssante.fr>"
-CPIAS = "CPias Pays de la Loire (démo) <contact@cpias.demo.mssante.fr>"
+# Correspondents (fictitious; the portal's demo cast, also in the demo annuaire; example.* never resolves).
+URGENCES, GERIATRIE, LABO = cast.URGENCES.mailbox, cast.GERIATRIE.mailbox, cast.LABO.mailbox
+PHARMACIE, GENERALISTE, KINE = cast.PHARMACIE.mailbox, cast.GENERALISTE.mailbox, cast.KINE.mailbox
+HAD, CARDIO, CPIAS = cast.HAD.mailbox, cast.CARDIO.mailbox, cast.CPIAS.mailbox
+SOCIAL, OPERATEUR = cast.SOCIAL.mailbox, cast.OPERATEUR.mailbox
 ARS = "Lettre d'information ARS (démo) <lettre@ars-demo.example.org>"
-SOCIAL = "Service social - CH du Mans (démo) <service.social@ch-lemans.demo.mssante.fr>"
-OPERATEUR = "Opérateur MSSanté (démo) <support@operateur.demo.mssante.fr>"
 MAILER_DAEMON = f"Mail Delivery System <MAILER-DAEMON@{DOMAIN}>"
 
 

@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from portal import create_app, database, demo, migrate, sealing
+from portal.annuaire import demo as annuaire_demo
 from portal.annuaire import service as annuaire_service
 from portal.audit.service import CLI_ACTOR
 from portal.auth import service as auth_service
@@ -55,6 +56,10 @@ def demo_seed(url: str) -> None:
         click.echo("Données de démonstration déjà présentes : identifiants affichés lors du premier lancement.")
         click.echo("Pour repartir de zéro : make reset, puis make run.")
     else:
+        # Its annuaire too, once the seed's transaction is over: an import works on a connection of its own.
+        for job in annuaire_demo.seed(database.session()):
+            outcome = f"{job.created} entrées" if job.status == "done" else f"échec ({job.error})"
+            click.echo(f"Annuaire de démonstration, fichier {job.kind.upper()} : {outcome}.")
         click.echo("\nComptes de démonstration (affichés une seule fois) :")
         for account in accounts:
             click.echo(f"\n  {account.role}")

@@ -76,6 +76,86 @@ ROBERT = Resident("Garnier", "Robert", "19350923", "M", "1350972181117")
 MARCEL = Resident("Hamon", "Marcel", "19410207", "M", "1410272003058")
 
 
+@dataclass(frozen=True)
+class Correspondent:
+    """A correspondent of the demo establishment outside it: writes in the demo mail, listed in the demo annuaire.
+
+    Fictitious; .demo.mssante.fr addresses never resolve to anyone.
+    """
+
+    name: str  # as the mail shows it
+    address: str
+    bal_type: str  # PER (a person) or ORG (a service)
+    structure: str
+    service: str = ""
+    last_name: str = ""
+    first_name: str = ""
+    profession: tuple[str, str] = ("", "")  # code and label of the RPPS
+    specialty: str = ""
+    national_id: str = ""
+    street: str = "194 avenue Rubillard"
+    postal_code: str = "72037"
+    city: str = "Le Mans"
+
+    @property
+    def mailbox(self) -> str:
+        return f"{self.name} <{self.address}>"
+
+
+_CH = "Centre hospitalier du Mans (démo)"
+_DOCTOR = ("10", "Médecin")
+URGENCES = Correspondent(
+    "Service des urgences - CH du Mans (démo)", "urgences@ch-lemans.demo.mssante.fr", "ORG", _CH,
+    service="Service des urgences",
+)
+SOCIAL = Correspondent(
+    "Service social - CH du Mans (démo)", "service.social@ch-lemans.demo.mssante.fr", "ORG", _CH,
+    service="Service social",
+)
+GERIATRIE = Correspondent(
+    "Dr Hélène Moreau", "helene.moreau@ch-lemans.demo.mssante.fr", "PER", _CH, service="Médecine gériatrique",
+    last_name="Moreau", first_name="Hélène", profession=_DOCTOR, specialty="Gériatrie", national_id="810000001019",
+)
+GENERALISTE = Correspondent(
+    "Dr Marc Lefort", "marc.lefort@medecin.demo.mssante.fr", "PER", "Cabinet médical du Vieux Mans (démo)",
+    last_name="Lefort", first_name="Marc", profession=_DOCTOR, specialty="Médecine générale",
+    national_id="810000001027", street="8 rue de la Reine Bérengère", postal_code="72000",
+)
+CARDIO = Correspondent(
+    "Dr Nadia Benali", "nadia.benali@clinique-pontlieue.demo.mssante.fr", "PER", "Clinique de Pontlieue (démo)",
+    service="Cardiologie", last_name="Benali", first_name="Nadia", profession=_DOCTOR,
+    specialty="Cardiologie et maladies vasculaires", national_id="810000001035", street="2 rue Chanzy",
+    postal_code="72100",
+)
+KINE = Correspondent(
+    "Julien Roussel, kinésithérapeute", "julien.roussel@kine.demo.mssante.fr", "PER",
+    "Cabinet de kinésithérapie des Jacobins (démo)", last_name="Roussel", first_name="Julien",
+    profession=("70", "Masseur-Kinésithérapeute"), national_id="810000001043", street="5 place des Jacobins",
+    postal_code="72000",
+)
+LABO = Correspondent(
+    "Laboratoire Biosarthe (démo)", "resultats@biosarthe.demo.mssante.fr", "ORG", "Laboratoire Biosarthe (démo)",
+    service="Résultats", street="31 avenue Bollée", postal_code="72000",
+)
+PHARMACIE = Correspondent(
+    "Pharmacie des Jacobins (démo)", "officine@pharmacie-jacobins.demo.mssante.fr", "ORG",
+    "Pharmacie des Jacobins (démo)", service="Officine", street="1 place des Jacobins", postal_code="72000",
+)
+HAD = Correspondent(
+    "HAD Sarthe (démo)", "coordination@had72.demo.mssante.fr", "ORG", "HAD Sarthe (démo)", service="Coordination",
+    street="10 rue Barbier", postal_code="72000",
+)
+CPIAS = Correspondent(
+    "CPias Pays de la Loire (démo)", "contact@cpias.demo.mssante.fr", "ORG", "CPias Pays de la Loire (démo)",
+    service="Secrétariat", street="5 allée de l'Île Gloriette", postal_code="44093", city="Nantes",
+)
+OPERATEUR = Correspondent(
+    "Opérateur MSSanté (démo)", "support@operateur.demo.mssante.fr", "ORG", "Opérateur MSSanté (démo)",
+    service="Support", street="1 rue de la Santé", postal_code="75013", city="Paris",
+)
+CORRESPONDENTS = (URGENCES, SOCIAL, GERIATRIE, GENERALISTE, CARDIO, KINE, LABO, PHARMACIE, HAD, CPIAS, OPERATEUR)
+
+
 def seed(db: Session) -> list[DemoAccount]:
     """Create the demo data unless it exists; the returned credentials exist nowhere else."""
     if db.scalar(select(Establishment).where(Establishment.finess == DEMO_FINESS)):

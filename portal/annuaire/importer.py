@@ -166,7 +166,7 @@ def _records(lines: Iterator[str], header: list[str], names: tuple[str, ...]) ->
 
 
 # Read by name; the first ones are those of a staged row, the others only add search words.
-_MSSANTE_COLUMNS = (
+MSSANTE_COLUMNS = (
     "Adresse BAL", "Type de BAL", "Identification nationale PP", "Civilité d'exercice", "Nom d'exercice",
     "Prénom d'exercice", "Code Profession", "Libellé Profession", "Libellé savoir-faire", "Identification Structure",
     "Raison Sociale structure BAL", "Enseigne commerciale structure BAL", "Service de rattachement",
@@ -176,13 +176,13 @@ _MSSANTE_COLUMNS = (
     "L5LIEUDITMENTION structure BAL",
 )  # fmt: skip
 # The values whose words are searched besides the address's: names, labels, structure and place (not the codes).
-_SEARCHED = itemgetter(4, 5, 7, 8, *range(10, len(_MSSANTE_COLUMNS)))
+_SEARCHED = itemgetter(4, 5, 7, 8, *range(10, len(MSSANTE_COLUMNS)))
 
 
 def _mssante_rows(lines: Iterator[str], header: list[str]) -> Iterator[tuple | Rejected]:
     # Names, labels and places come back on many lines: each value is folded once (see FoldCache).
     folded = FoldCache().__getitem__
-    for record in _records(lines, header, _MSSANTE_COLUMNS):
+    for record in _records(lines, header, MSSANTE_COLUMNS):
         if type(record) is Rejected:
             yield record
             continue
@@ -218,7 +218,7 @@ def _mssante_rows(lines: Iterator[str], header: list[str]) -> Iterator[tuple | R
         )  # fmt: skip
 
 
-_RPPS_COLUMNS = (
+RPPS_COLUMNS = (
     "Identification nationale PP", "Code profession", "Libellé profession", "Code savoir-faire",
     "Libellé savoir-faire", "Code mode exercice", "Libellé mode exercice", "Raison sociale site",
     "Enseigne commerciale site", "Code postal (coord. structure)", "Libellé commune (coord. structure)",
@@ -229,7 +229,7 @@ def _rpps_rows(lines: Iterator[str], header: list[str]) -> Iterator[tuple | Reje
     folded = FoldCache().__getitem__
     # The same labels, structure and town come back on many lines: their words are worked out once.
     summaries: dict[tuple[str, str, str, str], str] = {}
-    for record in _records(lines, header, _RPPS_COLUMNS):
+    for record in _records(lines, header, RPPS_COLUMNS):
         if type(record) is Rejected:
             yield record
             continue

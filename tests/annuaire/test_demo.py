@@ -1,0 +1,31 @@
+"""The demo annuaire: the correspondents of the demo mail are national entries, found as users would look for them."""
+
+from portal.annuaire import demo as annuaire_demo
+from portal.annuaire import service
+from portal.demo import CARDIO, CORRESPONDENTS, GENERALISTE
+
+
+def test_the_demo_annuaire_imports_both_files_without_a_rejected_line(app, db):
+    with app.app_context():
+        jobs = annuaire_demo.seed(db)
+    assert [(job.kind, job.status, job.rejected_count) for job in jobs] == [("rpps", "done", 0), ("mssante", "done", 0)]
+    assert jobs[1].created > len(CORRESPONDENTS) + 150
+
+
+def test_every_correspondent_of_the_demo_mail_has_an_entry_with_its_structure(app, db):
+    with app.app_context():
+        annuaire_demo.seed(db)
+        entries = {correspondent: service.entry(db, correspondent.address) for correspondent in CORRESPONDENTS}
+    assert {c.address: (e.bal_type, e.structure_name) for c, e in entries.items()} == {
+        c.address: (c.bal_type, c.structure) for c in CORRESPONDENTS
+    }
+
+
+def test_a_correspondent_is_found_by_name_and_by_specialty_with_the_rpps_details(app, db):
+    with app.app_context():
+        annuaire_demo.seed(db)
+        by_name = service.search("lefort")
+        by_specialty = service.search("cardio le mans")
+    assert by_name[0].address == GENERALISTE.address
+    assert by_name[0].professional.specialty == "Médecine générale"
+    assert CARDIO.address in [entry.address for entry in by_specialty]
