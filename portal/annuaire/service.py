@@ -422,6 +422,11 @@ def _filter_conditions(filters: Filters) -> list[ColumnElement[bool]]:
 # Entries
 
 
+def has_entries(db: Session) -> bool:
+    """Whether a national file was imported: the local mailboxes alone are no annuaire."""
+    return db.scalar(select(exists().select_from(Entry))) or False
+
+
 def entry(db: Session, address: str) -> Entry | None:
     return db.scalars(select(Entry).where(Entry.address == address).options(selectinload(Entry.professional))).first()
 

@@ -30,9 +30,11 @@ def search():
             # One more than a page tells whether there is a next one, without counting them all.
             results = service.search(query, limit=PER_PAGE + 1, offset=(number - 1) * PER_PAGE, **filters)
             results, has_next = results[:PER_PAGE], len(results) > PER_PAGE
+    # Said rather than "no match" while no national file was imported yet.
+    unloaded = not results and not service.has_entries(database.session())
     return render_page_or_fragment(
         "annuaire/search.html", "annuaire/partials/results.html", form=form, query=query, results=results,
-        has_next=has_next,
+        has_next=has_next, unloaded=unloaded,
     )  # fmt: skip
 
 

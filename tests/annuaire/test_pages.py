@@ -14,6 +14,12 @@ def test_search_page_answers_whole_without_javascript_and_a_fragment_to_htmx(log
     assert "Aucune entrée" in text(client.get("/annuaire/?q=zzzz", headers={"HX-Request": "true"}))
 
 
+def test_an_annuaire_never_imported_says_so_rather_than_that_nothing_matches(logged_in, professional):
+    client = logged_in(professional)
+    for page in (client.get("/annuaire/"), client.get("/annuaire/?q=dupont", headers={"HX-Request": "true"})):
+        assert "pas encore importé" in text(page) and "Aucune entrée" not in text(page)
+
+
 def test_search_page_pages_and_filters(logged_in, professional, annuaire):
     client = logged_in(professional)
     response = text(client.get("/annuaire/?q=&department=72&bal_type=ORG"))
