@@ -91,6 +91,8 @@ class User(Base):
     approval_pending: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # The login before the last one, shown to the user: a login that was not theirs stands out.
+    previous_login_at: Mapped[datetime | None]
 
     role_rows: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     establishments: Mapped[list[Establishment]] = relationship(

@@ -130,7 +130,7 @@ def login_with_psc(db: Session, identity: Identity, unknown_user: str) -> User:
         if not user.is_active:
             _refuse_psc(db, identity.national_id, "inactive", user)
         changed = _follow_directory(user, identity)
-        user.last_login_at = utcnow()
+        _stamp_login(user)
         record(db, "auth.psc_login", outcome=SUCCESS, actor=user, detail={"updated": changed} if changed else None)
         return user
     finally:
@@ -236,5 +236,9 @@ def _complete_login(db: Session, user: User, step: int, action: str) -> None:
     user.totp_last_step = step
     user.failed_logins = 0
     user.locked_until = None
-    user.last_login_at = utcnow()
+    _stamp_login(user)
     record(db, action, outcome=SUCCESS, actor=user)
+
+
+def _stamp_login(user: User) -> None:
+    user.previous_login_at, user.last_login_at = user.last_login_at, utcnow()

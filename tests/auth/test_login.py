@@ -1,12 +1,16 @@
 """Local login: password, mandatory second factor, lockout, rate limit, session rotation, logout."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from portal.database import utcnow
 from portal.models import AuditEvent
 from tests.conftest import PASSWORD, csrf_token, current_code, login, text
+
+
+PARIS = ZoneInfo("Europe/Paris")
 
 
 def post_password(client, email, password=PASSWORD):
@@ -30,6 +34,21 @@ def test_professional_logs_in_with_password_and_code_and_sees_establishment_and_
     assert "EHPAD Les Tilleuls" in page
     assert "Professionnel de santé ou du social" in page
     assert actions(db, professional) == [("auth.password", "success"), ("auth.login", "success")]
+
+
+def test_home_shows_the_login_before_this_one_so_that_a_stranger_s_login_stands_out(client, db, professional):
+    login(client, professional, db)
+    assert "première connexion" in text(client.get("/"))
+    db.refresh(professional)
+    first = professional.last_login_at
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+
+    login(client, professional, db)
+    page = text(client.get("/"))
+    assert "première connexion" not in page
+    assert f"Connexion précédente</dt>\n    <dd>{first.astimezone(PARIS):%d/%m/%Y %H:%M}" in page
+    db.refresh(professional)
+    assert professional.previous_login_at == first < professional.last_login_at
 
 
 def test_password_alone_does_not_open_a_session(client, db, professional):
