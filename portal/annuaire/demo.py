@@ -59,7 +59,7 @@ STRUCTURES = [
     ("Maison de santé du Pays fléchois (démo)", None, "12 rue Grollier", "72200", "La Flèche", ["Accueil"]),
     ("Centre hospitalier de Sablé (démo)", "ch-sable", "1 rue de la Mégaudais", "72300", "Sablé-sur-Sarthe",
      ["Secrétariat médical", "Admissions"]),
-    ("Cabinet infirmier des Sablons (démo)", None, "4 place des Sablons", "72100", "Le Mans", []),
+    ("Centre de santé des Sablons (démo)", None, "4 place des Sablons", "72100", "Le Mans", []),
     ("EHPAD Les Glycines (démo)", "ehpad-glycines", "7 rue des Glycines", "72700", "Allonnes", ["Infirmerie"]),
     ("Centre de santé de Mamers (démo)", None, "9 rue du Fort", "72600", "Mamers", ["Secrétariat"]),
     ("CHU d'Angers (démo)", "chu-angers", "4 rue Larrey", "49100", "Angers", ["Service de gériatrie"]),

@@ -16,6 +16,9 @@ def sort_key(length: int) -> String:
     return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
+_TITLES = {"DR": "Dr", "PR": "Pr"}
+
+
 class Professional(Base):
     """A professional of the RPPS file, summed up for the entries that carry their national id."""
 
@@ -76,6 +79,11 @@ class Entry(Base):
     def is_local(self) -> bool:
         """A mailbox of this portal's establishments, built for a search (see service.register_local_source)."""
         return self.rank is None
+
+    @property
+    def title(self) -> str:
+        """The civilité d'exercice as written before a name: the files give codes (DR, PR)."""
+        return _TITLES.get(self.civility.upper(), self.civility)
 
     @property
     def display_name(self) -> str:

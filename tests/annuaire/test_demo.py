@@ -3,6 +3,7 @@
 from portal.annuaire import demo as annuaire_demo
 from portal.annuaire import service
 from portal.demo import CARDIO, CORRESPONDENTS, GENERALISTE
+from tests.conftest import text
 
 
 def test_the_demo_annuaire_imports_both_files_without_a_rejected_line(app, db):
@@ -29,3 +30,10 @@ def test_a_correspondent_is_found_by_name_and_by_specialty_with_the_rpps_details
     assert by_name[0].address == GENERALISTE.address
     assert by_name[0].professional.specialty == "Médecine générale"
     assert CARDIO.address in [entry.address for entry in by_specialty]
+
+
+def test_an_entry_page_writes_the_civilite_d_exercice_as_before_a_name(app, db, logged_in, professional):
+    with app.app_context():
+        annuaire_demo.seed(db)
+    page = text(logged_in(professional).get(f"/annuaire/{GENERALISTE.address}"))
+    assert "<h1>Dr Marc LEFORT</h1>" in page
