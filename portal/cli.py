@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -57,7 +58,7 @@ def demo_seed(url: str) -> None:
         click.echo("Pour repartir de zéro : make reset, puis make run.")
     else:
         # Its annuaire too, once the seed's transaction is over: an import works on a connection of its own.
-        for job in annuaire_demo.seed(database.session()):
+        for job in annuaire_demo.seed(database.session(), Path(current_app.instance_path) / "annuaire-demo"):
             outcome = f"{job.created} entrées" if job.status == "done" else f"échec ({job.error})"
             click.echo(f"Annuaire de démonstration, fichier {job.kind.upper()} : {outcome}.")
         click.echo("\nComptes de démonstration (affichés une seule fois) :")

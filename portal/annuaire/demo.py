@@ -8,7 +8,6 @@ resolve to no one, national ids in a range of their own.
 from __future__ import annotations
 
 import random
-import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -69,19 +68,20 @@ STRUCTURES = [
 EMPLOYERS = {name for name, domain, *_ in STRUCTURES if domain}
 
 
-def seed(db: Session) -> list[Import]:
-    """Write the demo files and import them, the RPPS first: the imports page then shows them with their reports."""
+def seed(db: Session, directory: Path) -> list[Import]:
+    """Write the demo files into the directory and import them, the RPPS first: the imports page then shows them
+    with their reports, and an administrator can import them again."""
     cast = list(CORRESPONDENTS) + _cast(random.Random(72))
-    with tempfile.TemporaryDirectory() as scratch:
-        jobs = []
-        for name, header, rows in (
-            ("PS_LibreAcces_Personne_activite_demo.txt", importer.RPPS_COLUMNS, _activities(cast)),
-            ("Extraction_Correspondance_MSSante_demo.txt", importer.MSSANTE_COLUMNS, _mailboxes(cast)),
-        ):
-            path = Path(scratch) / name
-            path.write_text("".join("|".join(row) + "\r\n" for row in (header, *rows)), encoding="utf-8")
-            jobs.append(service.import_file(db, None, str(path)))
-        return jobs
+    directory.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for name, header, rows in (
+        ("PS_LibreAcces_Personne_activite_demo.txt", importer.RPPS_COLUMNS, _activities(cast)),
+        ("Extraction_Correspondance_MSSante_demo.txt", importer.MSSANTE_COLUMNS, _mailboxes(cast)),
+    ):
+        path = directory / name
+        path.write_text("".join("|".join(row) + "\r\n" for row in (header, *rows)), encoding="utf-8")
+        jobs.append(service.import_file(db, None, str(path)))
+    return jobs
 
 
 def _cast(rng: random.Random) -> list[Correspondent]:
