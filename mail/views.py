@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from htmx_flask import request as htmx_request
@@ -292,7 +293,8 @@ def message_delete(mailbox_id: int, folder: str, uid: int):
 @bp.post("/mail/<int:mailbox_id>/empty-trash")
 def trash_empty(mailbox_id: int):
     removed = _webmail().empty_trash(mailbox_id)
-    flash(_("Corbeille vidée : %(count)d message(s) supprimé(s) définitivement.", count=removed), "success")
+    flash(ngettext("Corbeille vidée : %(num)d message supprimé définitivement.",
+                   "Corbeille vidée : %(num)d messages supprimés définitivement.", removed), "success")
     return redirect(url_for("mail.folder", mailbox_id=mailbox_id, folder=INBOX))
 
 

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
@@ -140,7 +141,8 @@ def notice_issue(usager_id: int):
     notices = issuing.issue(db, _actor(), target, choices, base_url=request.host_url, settings=settings)
     for notice in notices:
         issuing.send_email(db, notice, settings)
-    flash(_("%(count)s notice(s) émise(s) : suivez leur état ci-dessous.", count=len(notices)), "success")
+    flash(ngettext("%(num)d notice émise : suivez son état ci-dessous.",
+                   "%(num)d notices émises : suivez leur état ci-dessous.", len(notices)), "success")
     return redirect(url_for("notices.usager", usager_id=target.id, _anchor="notices"))
 
 

@@ -37,7 +37,7 @@ def test_batch_page_shows_the_progress_then_the_report_without_reloading(live_ap
     log_in(page, live_url, email, secret)
     page.goto(f"{live_url}/usagers/batches/new")
     page.get_by_role("button", name="Voir ce qui sera envoyé").click()
-    assert "2 notice(s) pour 2 usager(s)" in page.inner_text("main")
+    assert "2 notices pour 2 usagers" in page.inner_text("main")
     page.get_by_role("button", name="Lancer l'envoi").click()
     page.get_by_text("Restantes : 2").wait_for()
     batch_url = page.url

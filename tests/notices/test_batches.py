@@ -219,7 +219,7 @@ def test_reception_previews_launches_and_follows_a_batch(db, logged_in, receptio
     token = csrf_token(client, "/usagers/batches/new")
     preview = client.post("/usagers/batches/new", data={"csrf_token": token})
     page = text(preview)
-    assert "2 notice(s) pour 2 usager(s)" in page and "courrier : 1" in page
+    assert "2 notices pour 2 usagers" in page and "courrier : 1" in page
     assert db.scalar(select(OutboxItem)) is None  # a preview records nothing
 
     launched = client.post("/usagers/batches/new", data={"csrf_token": token, "confirm": "1", "local_ids": ""})
