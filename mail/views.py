@@ -142,9 +142,10 @@ def folder(mailbox_id: int, folder: str):
     )
 
 
-@bp.post("/mail/<int:mailbox_id>/search/<path:folder>")
+@bp.route("/mail/<int:mailbox_id>/search/<path:folder>", methods=("GET", "POST"))
 def search(mailbox_id: int, folder: str):
-    # A POST: the words searched for may name a patient and must not sit in URLs and logs.
+    # A POST: the words searched for may name a patient and must not sit in URLs and logs. A GET (the
+    # results page reloaded or bookmarked) has no words: back to the folder rather than an error page.
     webmail = _webmail()
     opened = _opened(webmail, mailbox_id, folder)
     form = SearchForm()
