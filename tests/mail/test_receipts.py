@@ -10,7 +10,7 @@ import pytest
 from imapclient import IMAPClient
 from sqlalchemy import select
 
-from mail import receipts
+from mail import mdn, receipts
 from mail.imap_pool import open_connection
 from mail.mime import parse_message
 from mail.models import DeliveryStatus, Mailbox
@@ -145,6 +145,16 @@ def test_read_receipt_round_trip_between_two_mailboxes(
     assert "Lu" in page
     [recipient] = receipts.tracked(db, nominative, [message_id])[message_id].recipients
     assert recipient.status is DeliveryStatus.READ and recipient.read_at is not None
+
+
+def test_a_read_receipt_says_in_words_who_read_the_message(webmail, logged_in, professional, nominative, imap_append):
+    message_id, sent = letter(nominative.address, ["medecin@ch.test.mssante.fr"], read_receipt=True)
+    receipt = mdn.read_receipt(parse_message(sent), "medecin@ch.test.mssante.fr", "Dr Test",
+                               "Accusé de lecture : Compte rendu de consultation", "Votre message a été lu.")  # fmt: skip
+    imap_append(nominative.address, receipt)
+    page = text(logged_in(professional).get(f"/mail/{nominative.id}/message/1/INBOX"))
+    assert "Accusé de lecture : votre message a été affiché par medecin@ch.test.mssante.fr." in page
+    assert message_id not in page  # an identifier for software, not for people
 
 
 def test_declining_a_read_receipt_sends_nothing_and_is_not_asked_again(
