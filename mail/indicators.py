@@ -140,11 +140,14 @@ def _per_month(months: list[MailboxMonth], period: Period, note: str) -> Table:
 
 def _per_mailbox(months: list[MailboxMonth], mailboxes: list[Mailbox]) -> Table:
     addresses = {m.id: m.address for m in mailboxes}
+    # A row for every mailbox and month would be mostly zeros: the months with messages only.
+    active = ((addresses[r.mailbox_id], r.month, r.received, r.sent) for r in months if r.received or r.sent)
     return Table(
         key="messages-par-boite",
         caption=_("Messages par boîte aux lettres et par mois"),
         headings=(_("Boîte aux lettres"), _("Mois"), _("Reçus"), _("Envoyés")),
-        rows=sorted(((addresses[r.mailbox_id], r.month, r.received, r.sent) for r in months), key=lambda r: r[:2]),
+        rows=sorted(active, key=lambda r: r[:2]),
+        note=_("Les mois sans message reçu ni envoyé ne sont pas listés."),
     )
 
 

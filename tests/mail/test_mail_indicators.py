@@ -66,8 +66,8 @@ def test_messages_are_counted_per_month_mailbox_and_partner_domain(
     assert monthly[-1][1:] == ["3", "2"] and monthly[-3][1:] == ["1", "0"]
     assert sum(int(row[1]) + int(row[2]) for row in monthly) == 6
     per_mailbox = table_rows(page, "messages-par-boite")
-    assert len(per_mailbox) == 12 and {row[0] for row in per_mailbox} == {filled.address}
-    assert [(row[2], row[3]) for row in per_mailbox if row[2:] != ["0", "0"]] == [("1", "0"), ("3", "2")]
+    # Only the months with messages: not ten rows of zeros.
+    assert [(row[0], row[2], row[3]) for row in per_mailbox] == [(filled.address, "1", "0"), (filled.address, "3", "2")]
     assert table_rows(page, "domaines-partenaires") == [
         ["ch-lyon.mssante.fr", "3"], ["demo.mssante.fr", "2"], ["ehpad.mssante.fr", "1"],
     ]  # fmt: skip
