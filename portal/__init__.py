@@ -29,7 +29,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
         instance_path=str(settings.instance_path),
     )
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    # The embedded database, keys and sessions live there: the portal's own user alone may enter.
+    settings.instance_path.mkdir(mode=0o700, parents=True, exist_ok=True)
     app.config["PORTAL_SETTINGS"] = settings
     app.config["TESTING"] = settings.env == "test"
 

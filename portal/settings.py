@@ -290,7 +290,7 @@ class Settings(BaseSettings):
         # sealed secrets survive a restart of the demo.
         key_file = self.instance_path / name
         if not key_file.exists():
-            self.instance_path.mkdir(parents=True, exist_ok=True)
+            self.instance_path.mkdir(mode=0o700, parents=True, exist_ok=True)
             key_file.touch(mode=0o600)
             key_file.write_text(make())
         return key_file.read_text().strip()

@@ -28,6 +28,11 @@ def test_settings_are_read_from_prefixed_environment(monkeypatch, tmp_path):
     assert settings.resolved_database_url() == f"sqlite:///{tmp_path / 'portal.sqlite3'}"
 
 
+def test_a_new_instance_directory_is_the_portal_user_s_alone(tmp_path):
+    create_app(Settings(env="dev", instance_path=tmp_path / "instance"))
+    assert (tmp_path / "instance").stat().st_mode & 0o077 == 0
+
+
 def test_dev_secret_key_is_kept_private_and_stable(tmp_path):
     settings = Settings(env="dev", instance_path=tmp_path)
     key = settings.resolved_secret_key()
