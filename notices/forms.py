@@ -142,8 +142,13 @@ class UsagerForm(FlaskForm):
     birth_date = DateField(
         _l("Date de naissance"), validators=[DataRequired(_l("Saisissez la date de naissance (JJ/MM/AAAA)."))]
     )
+    # No sex chosen in advance: an identity trait is entered, never left as it came.
     sex = SelectField(
-        _l("Sexe"), choices=[SelectChoice(sex.value, label) for sex, label in SEX_LABELS.items()], coerce=Sex
+        _l("Sexe"),
+        choices=[SelectChoice("", _l("— à choisir —"))]
+        + [SelectChoice(sex.value, label) for sex, label in SEX_LABELS.items()],
+        coerce=lambda value: Sex(value) if value else None,
+        validators=[DataRequired(_l("Choisissez le sexe : c'est un trait de l'identité."))],
     )
     birth_place_code = StringField(
         _l("Code INSEE du lieu de naissance"),

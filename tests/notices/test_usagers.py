@@ -154,6 +154,14 @@ def test_qualified_identity_requires_a_matricule(db, logged_in, reception, estab
     assert "Une identité récupérée ou qualifiée a un matricule INS." in text(response)
 
 
+def test_the_sex_is_chosen_never_preset(db, logged_in, reception, establishment):
+    client = logged_in(reception)
+    assert '<option selected value="">— à choisir —</option>' in text(client.get("/usagers/new"))
+    response = post(client, "/usagers/new", usager_fields(establishment, sex=""))
+    assert "Choisissez le sexe : c'est un trait de l'identité." in text(response)
+    assert db.scalar(select(Usager)) is None
+
+
 def test_qualified_identity_requires_its_birth_place(db, logged_in, reception, establishment):
     response = post(logged_in(reception), "/usagers/new", usager_fields(establishment, birth_place_code=""))
     assert "Le lieu de naissance est un trait INS : saisissez son code INSEE." in text(response)
