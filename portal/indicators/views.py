@@ -40,7 +40,7 @@ def indicator_cell(value) -> str:
     return format_decimal(value) if isinstance(value, int) else str(value)
 
 
-@bp.get("")
+@bp.get("/")
 def index():
     establishments = service.establishments(_actor())
     if len(establishments) == 1:
