@@ -9,7 +9,6 @@ from portal.database import utcnow
 from portal.models import AuditEvent
 from tests.conftest import PASSWORD, csrf_token, current_code, login, text
 
-
 PARIS = ZoneInfo("Europe/Paris")
 
 

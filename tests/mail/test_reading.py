@@ -2,7 +2,6 @@
 
 from email.message import EmailMessage
 
-import pytest
 from sqlalchemy import select
 
 from mail.imap import ImapServer, SearchNotReady
