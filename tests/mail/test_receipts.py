@@ -18,7 +18,6 @@ from portal.models import AuditEvent, Role
 from tests.conftest import csrf_token, login, text
 from tests.mail.conftest import delivery_report, stack_dir, wait_for, write
 
-
 ASKED = "L'expéditeur demande un accusé de lecture"
 
 
@@ -149,8 +148,8 @@ def test_read_receipt_round_trip_between_two_mailboxes(
 
 def test_a_read_receipt_says_in_words_who_read_the_message(webmail, logged_in, professional, nominative, imap_append):
     message_id, sent = letter(nominative.address, ["medecin@ch.test.mssante.fr"], read_receipt=True)
-    receipt = mdn.read_receipt(parse_message(sent), "medecin@ch.test.mssante.fr", "Dr Test",
-                               "Accusé de lecture : Compte rendu de consultation", "Votre message a été lu.")  # fmt: skip
+    subject = "Accusé de lecture : Compte rendu de consultation"
+    receipt = mdn.read_receipt(parse_message(sent), "medecin@ch.test.mssante.fr", "Dr Test", subject, "Lu.")
     imap_append(nominative.address, receipt)
     page = text(logged_in(professional).get(f"/mail/{nominative.id}/message/1/INBOX"))
     assert "Accusé de lecture : votre message a été affiché par medecin@ch.test.mssante.fr." in page
