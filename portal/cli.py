@@ -31,19 +31,14 @@ def db() -> None:
 @click.argument("revision", default="heads")
 def upgrade(revision: str) -> None:
     """Migrate the database up to REVISION (default: the latest)."""
-    migrate.run(current_app.extensions["database"].engine, "upgrade", revision, _data_keys())
+    migrate.run(current_app.extensions["database"].engine, "upgrade", revision)
 
 
 @db.command()
 @click.argument("revision")
 def downgrade(revision: str) -> None:
     """Migrate the database down to REVISION ("base" empties it)."""
-    migrate.run(current_app.extensions["database"].engine, "downgrade", revision, _data_keys())
-
-
-def _data_keys():
-    # The migrations that seal or open the secrets already stored need them.
-    return current_app.extensions[sealing.EXTENSION]
+    migrate.run(current_app.extensions["database"].engine, "downgrade", revision)
 
 
 @main.command("demo-seed")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
-from cryptography.fernet import MultiFernet
 from sqlalchemy import Engine
 
 from portal.settings import ROOT
@@ -35,10 +34,8 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def run(engine: Engine, action: str, revision: str, data_keys: MultiFernet | None = None) -> None:
-    """`data_keys` (portal.sealing) for the migrations that seal or open secrets already in the database."""
+def run(engine: Engine, action: str, revision: str) -> None:
     config = alembic_config(engine)
-    config.attributes["data_keys"] = data_keys
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         getattr(command, action)(config, revision)

@@ -16,8 +16,6 @@ from sqlalchemy.types import TypeDecorator
 
 from portal.settings import Settings, SettingsError
 
-EXTENSION = "data_keys"
-
 
 class SealError(RuntimeError):
     """A sealed value that none of the data keys opens: PORTAL_DATA_KEYS lost the key that sealed it."""
@@ -34,8 +32,12 @@ def init_app(app: Flask, settings: Settings) -> None:
         sealer = keys(settings.resolved_data_keys())
     except ValueError as error:
         raise SettingsError(f"PORTAL_DATA_KEYS: {error}") from None
-    app.extensions[EXTENSION] = sealer
     _DATABASE_KEYS[app.extensions["database"].engine.dialect] = sealer
+
+
+def keys_of(dialect: Dialect) -> MultiFernet | None:
+    """The keys of the app whose database this dialect is of; None for an engine no app set up."""
+    return _DATABASE_KEYS.get(dialect)
 
 
 def new_key() -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -282,8 +282,7 @@ class Settings(BaseSettings):
     def resolved_data_keys(self) -> list[str]:
         if self.data_keys:
             return [key.strip() for key in self.data_keys.get_secret_value().split(",") if key.strip()]
-        # A Fernet key, as portal.sealing.new_key makes one.
-        return [self._instance_key("data_key", lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())]
+        return [self._instance_key("data_key", lambda: Fernet.generate_key().decode("ascii"))]
 
     def _instance_key(self, name: str, make: Callable[[], str]) -> str:
         # dev/test only (production is refused above): one key per instance, so that sessions and

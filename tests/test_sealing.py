@@ -5,7 +5,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from portal import create_app, migrate
+from portal import create_app, migrate, sealing
 from portal.cli import main
 from portal.database import make_engine
 from portal.models import User
@@ -23,7 +23,8 @@ def test_the_database_holds_the_seed_sealed_and_the_portal_reads_it_back(app, db
     seed = user.totp_secret
     stored = stored_seed(db, user)
     assert seed not in stored
-    assert app.extensions["data_keys"].decrypt(stored.encode()).decode() == seed
+    keys = sealing.keys_of(app.extensions["database"].engine.dialect)
+    assert keys.decrypt(stored.encode()).decode() == seed
     db.expire_all()
     assert db.get(User, user.id).totp_secret == seed
 
@@ -95,10 +96,11 @@ def test_the_dev_data_key_is_kept_private_and_stable(tmp_path):
     assert (tmp_path / "data_key").stat().st_mode & 0o077 == 0
 
 
-def test_the_migration_seals_the_seeds_already_stored_and_opens_them_going_back(app, tmp_path):
+def test_the_migration_seals_the_seeds_already_stored_and_opens_them_going_back(tmp_path):
     url = database_url(tmp_path, "seeds")
-    engine = make_engine(url)
-    keys = app.extensions["data_keys"]
+    engine = make_engine(url)  # no app set it up: no keys
+    keyed = create_app(Settings(env="test", instance_path=tmp_path, database_url=url)).extensions["database"].engine
+    keys = sealing.keys_of(keyed.dialect)
     try:
         migrate.run(engine, "upgrade", "0013")
         with engine.begin() as connection:
@@ -112,11 +114,12 @@ def test_the_migration_seals_the_seeds_already_stored_and_opens_them_going_back(
 
         with pytest.raises(RuntimeError, match="portal db upgrade"):
             migrate.run(engine, "upgrade", "0014")
-        migrate.run(engine, "upgrade", "0014", keys)
+        migrate.run(keyed, "upgrade", "0014")
         assert keys.decrypt(seed().encode()).decode() == "JBSWY3DPEHPK3PXP"
 
-        migrate.run(engine, "downgrade", "0013", keys)
+        migrate.run(keyed, "downgrade", "0013")
         assert seed() == "JBSWY3DPEHPK3PXP"
     finally:
         engine.dispose()
+        keyed.dispose()
         drop_database(url)

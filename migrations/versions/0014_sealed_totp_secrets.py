@@ -5,7 +5,7 @@ Revises: 0013
 """
 
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
 
 from portal import sealing
 
@@ -30,12 +30,12 @@ def downgrade() -> None:
 
 
 def _rewrite(change) -> None:
-    """Each seed through `change`, under the data keys `portal db upgrade` gives (portal.migrate.run)."""
+    """Each seed through `change`, under the data keys of the app whose database this is (`portal db upgrade`)."""
     bind = op.get_bind()
     rows = bind.execute(sa.select(users.c.id, users.c.totp_secret).where(users.c.totp_secret.is_not(None))).all()
     if not rows:
         return
-    sealer = context.config.attributes.get("data_keys")
+    sealer = sealing.keys_of(bind.dialect)
     if sealer is None:
         raise RuntimeError("the second-factor seeds need the data keys: migrate with `portal db upgrade`")
     for user_id, secret in rows:
