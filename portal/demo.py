@@ -103,7 +103,7 @@ class Correspondent:
 
 
 _CH = "Centre hospitalier du Mans (démo)"
-_DOCTOR = ("10", "Médecin")
+DOCTOR = ("10", "Médecin")  # code and label of the RPPS
 URGENCES = Correspondent(
     "Service des urgences - CH du Mans (démo)", "urgences@ch-lemans.demo.mssante.fr", "ORG", _CH,
     service="Service des urgences",
@@ -114,16 +114,16 @@ SOCIAL = Correspondent(
 )
 GERIATRIE = Correspondent(
     "Dr Hélène Moreau", "helene.moreau@ch-lemans.demo.mssante.fr", "PER", _CH, service="Médecine gériatrique",
-    last_name="Moreau", first_name="Hélène", profession=_DOCTOR, specialty="Gériatrie", national_id="810000001019",
+    last_name="Moreau", first_name="Hélène", profession=DOCTOR, specialty="Gériatrie", national_id="810000001019",
 )
 GENERALISTE = Correspondent(
     "Dr Marc Lefort", "marc.lefort@medecin.demo.mssante.fr", "PER", "Cabinet médical du Vieux Mans (démo)",
-    last_name="Lefort", first_name="Marc", profession=_DOCTOR, specialty="Médecine générale",
+    last_name="Lefort", first_name="Marc", profession=DOCTOR, specialty="Médecine générale",
     national_id="810000001027", street="8 rue de la Reine Bérengère", postal_code="72000",
 )
 CARDIO = Correspondent(
     "Dr Nadia Benali", "nadia.benali@clinique-pontlieue.demo.mssante.fr", "PER", "Clinique de Pontlieue (démo)",
-    service="Cardiologie", last_name="Benali", first_name="Nadia", profession=_DOCTOR,
+    service="Cardiologie", last_name="Benali", first_name="Nadia", profession=DOCTOR,
     specialty="Cardiologie et maladies vasculaires", national_id="810000001035", street="2 rue Chanzy",
     postal_code="72100",
 )

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from portal.annuaire import importer, service
 from portal.annuaire.models import Import
 from portal.annuaire.text import fold
-from portal.demo import CORRESPONDENTS, Correspondent
+from portal.demo import CORRESPONDENTS, DOCTOR, Correspondent
 
 PEOPLE, SECOND_ADDRESS_SHARE = 200, 0.1
 SURNAMES = [name.strip() for name in """Leroy, Fournier, Girard, Bonnet, Dupont, Lambert, Fontaine, Rousseau,
@@ -38,7 +38,7 @@ Philippe Pierre Romain Sandrine Sébastien Sophie Thomas Valérie Yann""".split(
 
 # Code and label of the RPPS, the share of the cast, and the MSSanté domain of an independent professional.
 PROFESSIONS = [
-    (("10", "Médecin"), 30, "medecin"), (("60", "Infirmier"), 30, "infirmier"),
+    (DOCTOR, 30, "medecin"), (("60", "Infirmier"), 30, "infirmier"),
     (("70", "Masseur-Kinésithérapeute"), 10, "kine"), (("21", "Pharmacien"), 8, "pharmacien"),
     (("40", "Chirurgien-Dentiste"), 6, "dentiste"), (("50", "Sage-Femme"), 4, "sagefemme"),
     (("91", "Orthophoniste"), 4, "orthophoniste"), (("93", "Psychologue"), 4, "psychologue"),
@@ -96,10 +96,10 @@ def _cast(rng: random.Random) -> list[Correspondent]:
         structure, domain, street, postal_code, city, _ = rng.choice(STRUCTURES)
         local = f"{fold(first)}.{fold(last)}".replace(" ", "-")
         address = _unique(f"{local}@{domain or domains[profession]}.demo.mssante.fr", taken)
-        specialty = rng.choice(SPECIALTIES) if profession[0] == "10" else ""
-        doctor = "Dr " if profession[0] == "10" else ""
+        doctor = profession == DOCTOR
+        specialty = rng.choice(SPECIALTIES) if doctor else ""
         person = Correspondent(
-            f"{doctor}{first} {last}", address, "PER", structure, last_name=last, first_name=first,
+            f"{'Dr ' if doctor else ''}{first} {last}", address, "PER", structure, last_name=last, first_name=first,
             profession=profession, specialty=specialty, national_id=f"8{10_000_002_000 + number}", street=street,
             postal_code=postal_code, city=city,
         )
@@ -131,7 +131,8 @@ def _mailboxes(cast: list[Correspondent]) -> Iterator[tuple[str, ...]]:
         code, label = person.profession
         values = {
             "Adresse BAL": person.address, "Type de BAL": person.bal_type,
-            "Identification nationale PP": person.national_id, "Civilité d'exercice": "DR" if code == "10" else "",
+            "Identification nationale PP": person.national_id,
+            "Civilité d'exercice": "DR" if person.profession == DOCTOR else "",
             "Nom d'exercice": person.last_name, "Prénom d'exercice": person.first_name, "Code Profession": code,
             "Libellé Profession": label, "Libellé savoir-faire": person.specialty,
             "Raison Sociale structure BAL": person.structure, "Service de rattachement": person.service,
